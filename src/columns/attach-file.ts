@@ -1,0 +1,87 @@
+/** @module attachFile(): write new content into a file column's storage and point the column at it. */
+import { randomUUID, createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import path from 'node:path'
+import { Readable } from 'node:stream'
+import { lookup } from 'mime-types'
+import type { ObjectLiteral } from 'typeorm'
+import { ConfigurationError } from '../errors'
+import { asciiFilename, safeBasename } from '../files/filename'
+import { storages } from '../storage/registry'
+import { getFileColumn } from './file-column'
+import { StoredFile } from './stored-file'
+import { markVerified } from './verified'
+
+/** Content to attach: bytes, a stream, an async iterable of chunks, or a local file by path. */
+export type AttachSource = Buffer | Uint8Array | Readable | AsyncIterable<Uint8Array> | { path: string }
+
+/** Options of {@link attachFile}. */
+export interface AttachFileOptions {
+  /** The original file name. @default the basename of `source.path`, else 'file' */
+  name?: string
+  /** The media type. @default looked up from the name */
+  contentType?: string
+}
+
+/**
+ * Writes `source` into the storage of `entity[property]` under a fresh key
+ * (`<uploadTo>/<uuid>/<safe name>`), then sets the column with the full metadata (size, SHA-256
+ * computed while writing, modification time, type, name). Save the entity afterwards; the save
+ * hook trusts this metadata and does not read the file again.
+ *
+ * @example
+ * await attachFile(doc, 'file', Buffer.from('Hello'), { name: 'hello.txt' })
+ * await dataSource.getRepository(Document).save(doc)
+ */
+export async function attachFile<E extends ObjectLiteral>(
+  entity: E,
+  property: keyof E & string,
+  source: AttachSource,
+  options: AttachFileOptions = {},
+): Promise<StoredFile> {
+  const column = getFileColumn(entity.constructor, property)
+  const storage = storages.get(column.storage)
+  const isPath =
+    typeof source === 'object' &&
+    source !== null &&
+    'path' in source &&
+    typeof source.path === 'string' &&
+    !(source instanceof Readable)
+  const name = safeBasename(
+    options.name ?? (isPath ? path.basename((source as { path: string }).path) : 'file'),
+    'file',
+  )
+  if (options.contentType !== undefined && typeof options.contentType !== 'string') {
+    throw new ConfigurationError('attachFile: option "contentType" must be a string')
+  }
+  const key = `${column.uploadTo}/${randomUUID()}/${asciiFilename(name).replace(/[^\w.-]+/g, '_')}`
+
+  const hash = createHash('sha256')
+  const bytes = isPath
+    ? createReadStream((source as { path: string }).path)
+    : toIterable(source as Exclude<AttachSource, { path: string }>)
+  async function* hashing(): AsyncGenerator<Buffer> {
+    for await (const chunk of bytes) {
+      const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array)
+      hash.update(buffer)
+      yield buffer
+    }
+  }
+  const stat = await storage.save(key, hashing())
+
+  const value = new StoredFile()
+  value.path = key
+  value.name = name
+  value.size = stat.size
+  value.modifiedAt = stat.modifiedAt
+  value.sha256 = hash.digest('hex')
+  value.contentType = options.contentType ?? (lookup(name) || 'application/octet-stream')
+  markVerified(value)
+  ;(entity as ObjectLiteral)[property] = value
+  return value
+}
+
+function toIterable(source: Exclude<AttachSource, { path: string }>): AsyncIterable<unknown> {
+  if (source instanceof Uint8Array) return Readable.from([source])
+  return source as AsyncIterable<unknown>
+}

@@ -1,0 +1,152 @@
+/**
+ * @module @FileColumn: records which properties hold files, and maps each to real columns through
+ * TypeORM's own embedded-column mechanism. No I/O, no DataSource.
+ */
+import { Column } from 'typeorm'
+import { ConfigurationError } from '../errors'
+import { DEFAULT_STORAGE } from '../storage/registry'
+import { StoredFile } from './stored-file'
+
+/** Options of {@link FileColumn}. */
+export interface FileColumnOptions {
+  /**
+   * The name of the storage that holds the files (see `storages.register`).
+   * @default 'default'
+   */
+  storage?: string
+  /**
+   * Whether the column may be empty (the path column allows NULL).
+   * @default true
+   */
+  nullable?: boolean
+  /**
+   * The prefix of the database column names: `prefix + 'path'`, `prefix + 'size'`, …
+   * @default the property name in snake case plus `_` (`anotherFile` → `another_file_`)
+   */
+  prefix?: string
+  /**
+   * The key prefix under which `attachFile()` stores new content.
+   * @default the entity and property names in snake case (`document/another_file`)
+   */
+  uploadTo?: string
+}
+
+/** What the registry knows of one file column. */
+export interface FileColumnMetadata {
+  /** The entity class that declares the column. */
+  target: Function
+  propertyName: string
+  storage: string
+  nullable: boolean
+  prefix: string
+  uploadTo: string
+  /** The database column names, by StoredFile field. */
+  columns: Record<keyof StoredFile, string>
+}
+
+const registry: FileColumnMetadata[] = []
+const KNOWN_OPTIONS = new Set(['storage', 'nullable', 'prefix', 'uploadTo'])
+const IDENTIFIER = /^[a-z_][a-z0-9_]*$/
+
+/**
+ * Declares a file column: a key in a storage plus size, content type, modification time, SHA-256
+ * and original name, each in a real column. Add `FileColumnSubscriber` to the DataSource so the
+ * metadata is filled in when rows are saved.
+ *
+ * @example
+ * @Entity()
+ * class Document {
+ *   @PrimaryGeneratedColumn() id!: number
+ *   @FileColumn({ storage: 'media' }) file!: StoredFile | null
+ * }
+ */
+export function FileColumn(options: FileColumnOptions = {}): PropertyDecorator {
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key)) throw new ConfigurationError(`@FileColumn: unknown option "${key}"`)
+  }
+  const storage = options.storage ?? DEFAULT_STORAGE
+  if (typeof storage !== 'string' || storage === '')
+    throw new ConfigurationError('@FileColumn: option "storage" must be a non-empty string')
+  const nullable = options.nullable ?? true
+  if (typeof nullable !== 'boolean')
+    throw new ConfigurationError('@FileColumn: option "nullable" must be a boolean')
+  if (
+    options.prefix !== undefined &&
+    (typeof options.prefix !== 'string' || !IDENTIFIER.test(options.prefix))
+  ) {
+    throw new ConfigurationError(
+      '@FileColumn: option "prefix" must be lower-case letters, digits and underscores',
+    )
+  }
+  if (
+    options.uploadTo !== undefined &&
+    (typeof options.uploadTo !== 'string' || !/^[\w-]+(\/[\w-]+)*$/.test(options.uploadTo))
+  ) {
+    throw new ConfigurationError(
+      '@FileColumn: option "uploadTo" must be a relative key prefix such as "documents/files"',
+    )
+  }
+
+  return (target: object, propertyKey: string | symbol) => {
+    if (typeof propertyKey !== 'string')
+      throw new ConfigurationError('@FileColumn: the property name must be a string')
+    const entity = target.constructor
+    const prefix = options.prefix ?? `${snakeCase(propertyKey)}_`
+    const columns: FileColumnMetadata['columns'] = {
+      path: `${prefix}path`,
+      name: `${prefix}name`,
+      size: `${prefix}size`,
+      contentType: `${prefix}content_type`,
+      modifiedAt: `${prefix}modified_at`,
+      sha256: `${prefix}sha256`,
+    }
+
+    // One embedded class per property, so each can carry its own column names.
+    const Columns = class extends StoredFile {}
+    Object.defineProperty(Columns, 'name', {
+      value: `${entity.name}${propertyKey[0]?.toUpperCase()}${propertyKey.slice(1)}File`,
+    })
+    Column({ type: 'text', name: columns.path, nullable })(Columns.prototype, 'path')
+    Column({ type: 'text', name: columns.name, nullable: true })(Columns.prototype, 'name')
+    Column({ type: 'bigint', name: columns.size, nullable: true, transformer: bigintToNumber })(
+      Columns.prototype,
+      'size',
+    )
+    Column({ type: 'text', name: columns.contentType, nullable: true })(Columns.prototype, 'contentType')
+    Column({ type: 'timestamptz', name: columns.modifiedAt, nullable: true })(Columns.prototype, 'modifiedAt')
+    Column({ type: 'char', length: 64, name: columns.sha256, nullable: true })(Columns.prototype, 'sha256')
+    Column(() => Columns, { prefix: false })(target, propertyKey)
+
+    registry.push({
+      target: entity,
+      propertyName: propertyKey,
+      storage,
+      nullable,
+      prefix,
+      uploadTo: options.uploadTo ?? `${snakeCase(entity.name)}/${snakeCase(propertyKey)}`,
+      columns,
+    })
+  }
+}
+
+/** The file columns of an entity class, its parents' included. */
+export function getFileColumns(entity: Function): FileColumnMetadata[] {
+  return registry.filter((column) => column.target === entity || entity.prototype instanceof column.target)
+}
+
+/** The file column `propertyName` of `entity`, or a ConfigurationError that names what is missing. */
+export function getFileColumn(entity: Function, propertyName: string): FileColumnMetadata {
+  const column = getFileColumns(entity).find((candidate) => candidate.propertyName === propertyName)
+  if (!column) throw new ConfigurationError(`${entity.name}.${propertyName} is not a @FileColumn()`)
+  return column
+}
+
+// Postgres bigint arrives as a string; sizes stay far below 2^53.
+const bigintToNumber = {
+  to: (value: number | null | undefined) => value,
+  from: (value: string | number | null) => (value === null || value === undefined ? null : Number(value)),
+}
+
+function snakeCase(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase()
+}

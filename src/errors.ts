@@ -1,0 +1,65 @@
+/** @module The DownloadError family, and the one table that maps a condition to an HTTP status. */
+
+/** Base class of every error this library throws on purpose. */
+export class DownloadError extends Error {
+  override name = 'DownloadError'
+}
+
+/** No entity for the lookup, an empty file column, or no file at a key in a storage: 404. */
+export class FileNotFoundError extends DownloadError {
+  override name = 'FileNotFoundError'
+}
+
+/** A path or key that cannot be decoded, or holds a NUL byte: 400. */
+export class BadPathError extends DownloadError {
+  override name = 'BadPathError'
+}
+
+/** A path or key that escapes its root (`..`, absolute, through a symlink): 404, so nothing is revealed. */
+export class UnsafePathError extends DownloadError {
+  override name = 'UnsafePathError'
+}
+
+/** A remote server failed (502) or timed out (504). */
+export class UpstreamError extends DownloadError {
+  override name = 'UpstreamError'
+  constructor(
+    message: string,
+    readonly timedOut = false,
+    options?: ErrorOptions,
+  ) {
+    super(message, options)
+  }
+}
+
+/** The database (or another service the lookup needs) cannot be reached right now: 503. */
+export class ServiceUnavailableError extends DownloadError {
+  override name = 'ServiceUnavailableError'
+}
+
+/** A row cannot be saved because its file column does not describe a readable file. */
+export class FileColumnError extends DownloadError {
+  override name = 'FileColumnError'
+}
+
+/** Bad options given to a view, a column, a storage or a helper. Thrown at startup, never at request time. */
+export class ConfigurationError extends DownloadError {
+  override name = 'ConfigurationError'
+}
+
+/**
+ * The status a condition maps to, or `undefined` for anything unexpected (the framework's
+ * error handler answers those with a 500).
+ */
+export function statusForError(error: unknown): number | undefined {
+  if (error instanceof FileNotFoundError || error instanceof UnsafePathError) return 404
+  if (error instanceof BadPathError) return 400
+  if (error instanceof UpstreamError) return error.timedOut ? 504 : 502
+  if (error instanceof ServiceUnavailableError) return 503
+  return undefined
+}
+
+/** `error` if it is an Error, else an Error that describes it: for `cause` chains and logs. */
+export function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error))
+}

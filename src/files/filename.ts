@@ -1,0 +1,35 @@
+/** @module File names a client may see: basenames only, no control characters, an ASCII fallback. */
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g
+// Bidirectional overrides and invisible formatting can make "evil.exe\u202Etxt.pdf" look like a PDF.
+const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
+
+/**
+ * The last segment of `name` (either separator), with control and bidi characters removed and
+ * surrounding white space and dots trimmed; `fallback` when nothing is left.
+ */
+export function safeBasename(name: string, fallback = 'download'): string {
+  const last = name.split(/[\\/]/).pop() ?? ''
+  const cleaned = last
+    .replace(CONTROL, '')
+    .replace(BIDI, '')
+    .normalize('NFC')
+    .trim()
+    .replace(/^\.+|\.+$/g, '')
+    .trim()
+  return cleaned === '' ? fallback : cleaned
+}
+
+/**
+ * An ASCII rendering of a safe basename for the plain `filename` parameter: accents are dropped
+ * (`résumé` → `resume`), other non-ASCII characters and the characters that need quoting or could
+ * be read as escapes (`"`, `\`, `%`) become `_`.
+ */
+export function asciiFilename(name: string): string {
+  const ascii = name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/[^\x20-\x7e]|["\\%]/g, '_')
+  return ascii.replace(/^[\s.]+|[\s.]+$/g, '') || 'download'
+}

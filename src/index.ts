@@ -1,0 +1,41 @@
+/** @module typeorm-downloadview: the public surface. Re-exports only. */
+export { attachFile, type AttachFileOptions, type AttachSource } from './columns/attach-file'
+export {
+  FileColumn,
+  type FileColumnMetadata,
+  type FileColumnOptions,
+  getFileColumn,
+  getFileColumns,
+} from './columns/file-column'
+export { FileColumnSubscriber, fillFileColumns } from './columns/file-column-subscriber'
+export { hasFile, StoredFile } from './columns/stored-file'
+export {
+  BadPathError,
+  ConfigurationError,
+  DownloadError,
+  FileColumnError,
+  FileNotFoundError,
+  ServiceUnavailableError,
+  statusForError,
+  UnsafePathError,
+  UpstreamError,
+} from './errors'
+export { downloadErrorHandler, toHandler } from './express/to-handler'
+export type { DownloadFile, FileLocation } from './files/download-file'
+export { StorageFile, type StoredFileInfo } from './files/storage-file'
+export { contentDisposition } from './responder/disposition'
+export type { RespondOptions } from './responder/options'
+export { methodNotAllowed, type RequestLike, type ResponsePlan, respond } from './responder/respond'
+export { type Logger, sendPlan } from './responder/send'
+export { LocalStorage, type LocalStorageOptions } from './storage/local-storage'
+export { MemoryStorage } from './storage/memory-storage'
+export { DEFAULT_STORAGE, StorageRegistry, storages } from './storage/registry'
+export type { ByteRange, SaveSource, Storage, StorageStat } from './storage/storage'
+export {
+  type DownloadHandler,
+  type DownloadRequest,
+  DownloadView,
+  type DownloadViewOptions,
+  type RouteParams,
+} from './views/download-view'
+export { type ObjectDownloadViewOptions, ObjectDownloadView, type ObjectLookup } from './views/object-view'

@@ -1,0 +1,47 @@
+/** @module Content-Type: from metadata or the name, charset for text types, and active content. */
+import { charset, lookup } from 'mime-types'
+
+// type "/" subtype *( OWS ";" OWS parameter ), tokens only (RFC 9110 §8.3.1): nothing that could split a header.
+const MEDIA_TYPE =
+  /^[!#$%&'*+.^_`|~0-9A-Za-z-]+\/[!#$%&'*+.^_`|~0-9A-Za-z-]+(\s*;\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+=("[^"\\\r\n]*"|[!#$%&'*+.^_`|~0-9A-Za-z-]+))*$/
+
+const OCTET_STREAM = 'application/octet-stream'
+
+/**
+ * The Content-Type to send: `explicit` when it is a valid media type, else the type of `name`,
+ * else `application/octet-stream`. Text types get `charset=utf-8` when they name no charset.
+ */
+export function resolveContentType(explicit: string | undefined, name: string): string {
+  const type =
+    explicit !== undefined && MEDIA_TYPE.test(explicit.trim())
+      ? explicit.trim()
+      : lookup(name) || OCTET_STREAM
+  if (/;\s*charset=/i.test(type)) return type
+  const encoding = charset(type)
+  return encoding ? `${type}; charset=${encoding.toLowerCase()}` : type
+}
+
+const ACTIVE = new Set([
+  'text/html',
+  'application/xhtml+xml',
+  'image/svg+xml',
+  'text/xml',
+  'application/xml',
+  'text/xsl',
+  'application/xslt+xml',
+  'text/javascript',
+  'application/javascript',
+  'application/x-javascript',
+  'text/ecmascript',
+  'application/ecmascript',
+  'text/vtt',
+])
+
+/**
+ * Whether a browser would run or render-with-scripts content of this type served inline: HTML,
+ * SVG, XML (any `+xml`), JavaScript. Such content from users is an XSS vector on the app's origin.
+ */
+export function isActiveContent(contentType: string): boolean {
+  const essence = (contentType.split(';')[0] ?? '').trim().toLowerCase()
+  return ACTIVE.has(essence) || essence.endsWith('+xml')
+}

@@ -1,0 +1,93 @@
+/** @module The responder's options, validated once when a view is built. */
+import { ConfigurationError } from '../errors'
+
+/** How the responder answers for a file. Every view accepts these. */
+export interface RespondOptions {
+  /**
+   * `Content-Disposition: attachment` (the browser saves the file) rather than `inline`.
+   * @default true
+   */
+  attachment?: boolean
+  /**
+   * The Cache-Control value, or `false` to send none.
+   * @default 'private'
+   */
+  cacheControl?: string | false
+  /**
+   * What to do with content a browser would run (HTML, SVG, XML, JavaScript) served inline:
+   * `'sandbox'` adds `Content-Security-Policy: sandbox`; `'attachment'` forces a download.
+   * Such responses carry the sandbox policy in both cases.
+   * @default 'sandbox'
+   */
+  activeContent?: 'sandbox' | 'attachment'
+  /**
+   * Whether to honour Range requests (`Accept-Ranges: bytes`); `false` sends `Accept-Ranges: none`.
+   * @default true
+   */
+  acceptRanges?: boolean
+  /**
+   * The most ranges served as one multipart/byteranges response, after overlapping ranges are
+   * merged. A request for more gets the whole file (200).
+   * @default 16
+   */
+  maxRanges?: number
+  /**
+   * Extra response headers the view adds to every file response (not to errors).
+   * @default {}
+   */
+  headers?: Record<string, string>
+}
+
+/** RespondOptions with every default applied. */
+export type ResolvedRespondOptions = Required<RespondOptions>
+
+const KNOWN = new Set(['attachment', 'cacheControl', 'activeContent', 'acceptRanges', 'maxRanges', 'headers'])
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+// Field values: visible ASCII, space and tab, obs-text; never CR, LF or NUL (RFC 9110 §5.5).
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
+
+/**
+ * Validates `options` (throwing a ConfigurationError that names the bad option) and applies the
+ * defaults. `owner` names the view in messages. Unknown keys are not checked here: views pass
+ * their whole options object and check their own keys.
+ */
+export function resolveRespondOptions(options: RespondOptions, owner: string): ResolvedRespondOptions {
+  const resolved: ResolvedRespondOptions = {
+    attachment: options.attachment ?? true,
+    cacheControl: options.cacheControl ?? 'private',
+    activeContent: options.activeContent ?? 'sandbox',
+    acceptRanges: options.acceptRanges ?? true,
+    maxRanges: options.maxRanges ?? 16,
+    headers: { ...(options.headers ?? {}) },
+  }
+  const fail = (option: string, rule: string): never => {
+    throw new ConfigurationError(`${owner}: option "${option}" ${rule}`)
+  }
+  if (typeof resolved.attachment !== 'boolean') fail('attachment', 'must be a boolean')
+  if (
+    resolved.cacheControl !== false &&
+    (typeof resolved.cacheControl !== 'string' || !FIELD_VALUE.test(resolved.cacheControl))
+  ) {
+    fail('cacheControl', 'must be false or a header value without line breaks')
+  }
+  if (resolved.activeContent !== 'sandbox' && resolved.activeContent !== 'attachment') {
+    fail('activeContent', "must be 'sandbox' or 'attachment'")
+  }
+  if (typeof resolved.acceptRanges !== 'boolean') fail('acceptRanges', 'must be a boolean')
+  if (!Number.isSafeInteger(resolved.maxRanges) || resolved.maxRanges < 1)
+    fail('maxRanges', 'must be an integer of at least 1')
+  for (const [name, value] of Object.entries(resolved.headers)) {
+    if (!TOKEN.test(name)) fail('headers', `has an invalid header name "${name}"`)
+    if (typeof value !== 'string' || !FIELD_VALUE.test(value))
+      fail('headers', `has an invalid value for "${name}"`)
+  }
+  return resolved
+}
+
+/** Throws a ConfigurationError naming the first key of `options` that is not in `allowed`. */
+export function rejectUnknownOptions(options: object, allowed: Iterable<string>, owner: string): void {
+  const known = new Set([...KNOWN, ...allowed])
+  for (const key of Object.keys(options)) {
+    if (!known.has(key)) throw new ConfigurationError(`${owner}: unknown option "${key}"`)
+  }
+}

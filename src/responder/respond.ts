@@ -1,0 +1,162 @@
+/**
+ * @module The responder: decides the whole HTTP response for a file (status, headers, and a lazy
+ * body), following RFC 9110. It never sees the response object; `send.ts` or an adapter writes the
+ * plan, and offload rewrites it.
+ */
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Readable } from 'node:stream'
+import type { DownloadFile } from '../files/download-file'
+import type { ByteRange } from '../storage/storage'
+import { evaluatePreconditions, ifRangeAllowsPartial, type Validators } from './conditional'
+import { isActiveContent, resolveContentType } from './content-type'
+import { contentDisposition } from './disposition'
+import { entityTag } from './etag'
+import { multipartBody } from './multipart'
+import { type ResolvedRespondOptions, type RespondOptions, resolveRespondOptions } from './options'
+import { parseRange } from './range'
+
+/** The request as the responder needs it: a method and the headers. `IncomingMessage` fits. */
+export interface RequestLike {
+  method?: string
+  headers: IncomingHttpHeaders
+}
+
+/** A decided response: what to send, before anything is sent. */
+export interface ResponsePlan {
+  status: number
+  /** Header names in canonical case; every value already checked for header safety. */
+  headers: Record<string, string>
+  /** Opens the body; absent for HEAD and bodiless statuses. Rejects before any byte when the file is gone. */
+  body?: () => Promise<Readable>
+  /** The file this plan serves (absent for 405): offload reads its location. */
+  file?: DownloadFile
+  /** The ranges of a 206 response, ascending. */
+  ranges?: ByteRange[]
+}
+
+/** The methods a download answers. */
+export const ALLOWED_METHODS = 'GET, HEAD'
+
+/** The 405 plan for a method other than GET or HEAD. */
+export function methodNotAllowed(): ResponsePlan {
+  return { status: 405, headers: { Allow: ALLOWED_METHODS, 'Content-Length': '0' } }
+}
+
+/**
+ * Decides the response for `request` and `file`, in the order of RFC 9110: validators, If-Match /
+ * If-Unmodified-Since (412), If-None-Match / If-Modified-Since (304), Range with If-Range
+ * (206 / 416), then the full body; HEAD gets GET's headers and opens nothing.
+ *
+ * Everything is answered from the file's metadata: only a body that is actually sent touches the
+ * storage, through `plan.body()`.
+ *
+ * @example
+ * const plan = respond(req, new StorageFile(storage, 'a.pdf', { size, modifiedAt }))
+ * // { status: 206, headers: { 'Content-Range': 'bytes 2-5/10', ... }, body }
+ */
+export function respond(
+  request: RequestLike,
+  file: DownloadFile,
+  options: ResolvedRespondOptions | RespondOptions = {},
+): ResponsePlan {
+  const opts = isResolved(options) ? options : resolveRespondOptions(options, 'respond()')
+  const method = request.method ?? 'GET'
+  if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed()
+
+  const size =
+    file.size !== undefined && Number.isSafeInteger(file.size) && file.size >= 0 ? file.size : undefined
+  const validators: Validators = { etag: entityTag(file), lastModified: validDate(file.modifiedAt) }
+  const contentType = resolveContentType(file.contentType, file.name)
+  const active = isActiveContent(contentType)
+  const attachment = opts.attachment || (active && opts.activeContent === 'attachment')
+
+  // Validators and cache headers go on every answer about the file, 304 included (§15.4.5).
+  const cacheHeaders: Record<string, string> = {}
+  if (validators.etag) cacheHeaders.ETag = validators.etag
+  if (validators.lastModified) cacheHeaders['Last-Modified'] = validators.lastModified.toUTCString()
+  if (opts.cacheControl !== false) cacheHeaders['Cache-Control'] = opts.cacheControl
+
+  const headers: Record<string, string> = {
+    ...opts.headers,
+    ...cacheHeaders,
+    'Content-Type': contentType,
+    'Content-Disposition': contentDisposition(file.name, { attachment }),
+    'X-Content-Type-Options': 'nosniff',
+    'Accept-Ranges': opts.acceptRanges && size !== undefined ? 'bytes' : 'none',
+  }
+  // Why sandbox: an inline HTML/SVG upload would otherwise run scripts on the app's origin.
+  if (active) headers['Content-Security-Policy'] = 'sandbox'
+
+  // Preconditions (§13.2.2): 412 before 304, both answered from metadata alone.
+  const precondition = evaluatePreconditions(method, request.headers, validators)
+  if (precondition === 'precondition-failed') {
+    return { status: 412, headers: { ...opts.headers, ...cacheHeaders, 'Content-Length': '0' }, file }
+  }
+  if (precondition === 'not-modified')
+    return { status: 304, headers: { ...opts.headers, ...cacheHeaders }, file }
+
+  const head = method === 'HEAD'
+  if (size === undefined) {
+    // Unknown size: chunked, no ranges.
+    return { status: 200, headers, file, body: head ? undefined : () => file.open() }
+  }
+
+  // Range (§14.2): GET only, ignored when If-Range does not hold.
+  const rangeHeader = request.headers.range
+  if (
+    method === 'GET' &&
+    opts.acceptRanges &&
+    rangeHeader !== undefined &&
+    ifRangeAllowsPartial(request.headers, validators)
+  ) {
+    const range = parseRange(rangeHeader, size, { maxRanges: opts.maxRanges })
+    if (range.kind === 'unsatisfiable') {
+      return {
+        status: 416,
+        headers: {
+          ...opts.headers,
+          ...cacheHeaders,
+          'Content-Range': `bytes */${size}`,
+          'Content-Length': '0',
+        },
+        file,
+      }
+    }
+    if (range.kind === 'partial') {
+      const ranges = range.ranges
+      const [only] = ranges
+      if (ranges.length === 1 && only) {
+        headers['Content-Range'] = `bytes ${only.start}-${only.end}/${size}`
+        headers['Content-Length'] = String(only.end - only.start + 1)
+        return { status: 206, headers, file, ranges, body: () => file.open(only) }
+      }
+      const multipart = multipartBody(file, ranges, size, contentType)
+      headers['Content-Type'] = multipart.contentType
+      headers['Content-Length'] = String(multipart.length)
+      return { status: 206, headers, file, ranges, body: multipart.open }
+    }
+  }
+
+  headers['Content-Length'] = String(size)
+  if (head) return { status: 200, headers, file }
+  // Read exactly the announced bytes: a file that grew since its metadata was taken cannot overrun.
+  const whole: ByteRange | undefined = size > 0 ? { start: 0, end: size - 1 } : undefined
+  return { status: 200, headers, file, body: () => file.open(whole) }
+}
+
+function isResolved(options: ResolvedRespondOptions | RespondOptions): options is ResolvedRespondOptions {
+  return RESOLVED.has(options)
+}
+
+const RESOLVED = new WeakSet<object>()
+
+/** Validates and resolves options once, so that `respond()` can skip the checks per request. */
+export function prepareRespondOptions(options: RespondOptions, owner: string): ResolvedRespondOptions {
+  const resolved = resolveRespondOptions(options, owner)
+  RESOLVED.add(resolved)
+  return resolved
+}
+
+function validDate(date: Date | undefined): Date | undefined {
+  return date && !Number.isNaN(date.getTime()) ? date : undefined
+}

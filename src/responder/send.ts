@@ -1,0 +1,81 @@
+/** @module Writing a ResponsePlan to a Node ServerResponse: backpressure, clean aborts, exact lengths. */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type { ResponsePlan } from './respond'
+
+/** Where stream failures are reported: once per failed response, never for a client that left. */
+export interface Logger {
+  error(message: string, error?: unknown): void
+}
+
+/** Writes one line to standard error. */
+export const stderrLogger: Logger = {
+  error(message, error) {
+    const detail =
+      error instanceof Error
+        ? `: ${error.stack ?? error.message}`
+        : error === undefined
+          ? ''
+          : `: ${String(error)}`
+    process.stderr.write(`[typeorm-downloadview] ${message}${detail}\n`)
+  },
+}
+
+/**
+ * Sends `plan` on `res`. The body is opened first, so a file that is gone rejects (with the
+ * storage's error) before any header is written and the caller can still answer 404. Once the
+ * headers are out, a failing source destroys the response: the client sees a cut connection, never
+ * a short body presented as complete. A client that goes away destroys the source stream.
+ */
+export async function sendPlan(
+  plan: ResponsePlan,
+  req: IncomingMessage,
+  res: ServerResponse,
+  logger: Logger = stderrLogger,
+): Promise<void> {
+  const body = plan.body && req.method !== 'HEAD' ? await plan.body() : undefined
+  if (res.destroyed || res.writableEnded) {
+    // The client left while the file was being opened.
+    body?.destroy()
+    return
+  }
+  res.writeHead(plan.status, plan.headers)
+  if (!body) {
+    res.end()
+    return
+  }
+  const declared = plan.headers['Content-Length']
+  const expected = declared === undefined ? undefined : Number(declared)
+  try {
+    await (expected === undefined ? pipeline(body, res) : pipeline(body, exactly(expected), res))
+  } catch (error) {
+    if (isClientGone(error, res)) return
+    logger.error(`Download of "${plan.file?.name ?? 'file'}" failed after the headers were sent`, error)
+    res.destroy()
+  }
+}
+
+/** Passes exactly `length` bytes, or fails: a short or long source never completes the response. */
+function exactly(length: number) {
+  return async function* (source: Readable): AsyncGenerator<Buffer> {
+    let seen = 0
+    for await (const chunk of source) {
+      const buffer = chunk as Buffer
+      seen += buffer.length
+      if (seen > length) throw new Error(`The source gave more than the ${length} bytes announced`)
+      yield buffer
+    }
+    if (seen < length) throw new Error(`The source ended after ${seen} of ${length} bytes announced`)
+  }
+}
+
+function isClientGone(error: unknown, res: ServerResponse): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code
+  return (
+    code === 'ERR_STREAM_PREMATURE_CLOSE' ||
+    code === 'ECONNRESET' ||
+    code === 'EPIPE' ||
+    (res.destroyed && !res.writableFinished && code === 'ERR_STREAM_DESTROYED')
+  )
+}

@@ -1,0 +1,32 @@
+/** @module Storage key normalisation: one rule that every storage adapter applies. */
+import { BadPathError, UnsafePathError } from '../errors'
+
+/**
+ * Normalises a storage key to `a/b/c.txt` form, or throws.
+ *
+ * - a NUL byte or a control character → `BadPathError` (400): no file system stores them safely;
+ * - an absolute key, a Windows drive, a backslash, or a `..` segment → `UnsafePathError` (404):
+ *   they can only be attempts to leave the storage root, and the client learns nothing more;
+ * - empty segments and `.` segments are dropped (`a//./b` → `a/b`); an empty result is refused.
+ *
+ * Keys are never URL-decoded here: decoding belongs to the HTTP layer, once. A key that still holds
+ * `%2e%2e` after that is a literal file name, and harmless.
+ */
+export function normalizeKey(key: string): string {
+  if (typeof key !== 'string') throw new BadPathError('A storage key must be a string')
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+  if (/[\u0000-\u001f\u007f]/.test(key))
+    throw new BadPathError('A storage key must not hold control characters')
+  // Backslash: a separator on Windows and in some proxies; never part of a safe key.
+  if (key.includes('\\')) throw new UnsafePathError(`Unsafe storage key "${key}" (backslash)`)
+  if (key.startsWith('/') || /^[A-Za-z]:/.test(key))
+    throw new UnsafePathError(`Unsafe storage key "${key}" (absolute)`)
+  const segments: string[] = []
+  for (const segment of key.split('/')) {
+    if (segment === '' || segment === '.') continue
+    if (segment === '..') throw new UnsafePathError(`Unsafe storage key "${key}" (parent segment)`)
+    segments.push(segment)
+  }
+  if (segments.length === 0) throw new BadPathError('A storage key must name a file')
+  return segments.join('/')
+}

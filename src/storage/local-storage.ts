@@ -1,0 +1,158 @@
+/** @module A Storage on the local file system, confined to one root directory (through symlinks too). */
+import { randomBytes } from 'node:crypto'
+import { createWriteStream, promises as fs } from 'node:fs'
+import path from 'node:path'
+import type { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { BadPathError, ConfigurationError, FileNotFoundError, UnsafePathError } from '../errors'
+import { normalizeKey } from './keys'
+import { toReadable } from './source'
+import type { ByteRange, SaveSource, Storage, StorageStat } from './storage'
+
+/** Options of {@link LocalStorage}. */
+export interface LocalStorageOptions {
+  /** The directory that holds the files. Created on the first save when missing. */
+  root: string
+  /**
+   * Bytes read from disk at a time when streaming a file.
+   * @default 65536
+   */
+  readChunkSize?: number
+}
+
+/**
+ * Files under one directory. Keys are normalised and confined: `..`, absolute keys and symlinks that
+ * lead outside the root are refused with `UnsafePathError`.
+ *
+ * @example
+ * const media = new LocalStorage({ root: '/srv/media' })
+ * await media.save('hello.txt', 'Hello world!\n')
+ */
+export class LocalStorage implements Storage {
+  readonly root: string
+  readonly name: string
+  private readonly readChunkSize: number
+  private realRoot: string | undefined
+
+  constructor(options: LocalStorageOptions) {
+    if (!options || typeof options.root !== 'string' || options.root === '') {
+      throw new ConfigurationError('LocalStorage: option "root" must be a non-empty path')
+    }
+    const chunk = options.readChunkSize ?? 64 * 1024
+    if (!Number.isSafeInteger(chunk) || chunk < 1024) {
+      throw new ConfigurationError('LocalStorage: option "readChunkSize" must be an integer of at least 1024')
+    }
+    this.root = path.resolve(options.root)
+    this.name = `LocalStorage(${this.root})`
+    this.readChunkSize = chunk
+  }
+
+  async stat(key: string): Promise<StorageStat> {
+    const file = await this.resolveExisting(key)
+    const stats = await fs.stat(file).catch((error: unknown) => this.translate(error, key))
+    if (!stats.isFile()) throw this.notFound(key)
+    return { size: stats.size, modifiedAt: stats.mtime }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await this.stat(key)
+      return true
+    } catch (error) {
+      if (
+        error instanceof FileNotFoundError ||
+        error instanceof UnsafePathError ||
+        error instanceof BadPathError
+      ) {
+        return false
+      }
+      throw error
+    }
+  }
+
+  async open(key: string, range?: ByteRange): Promise<Readable> {
+    const file = await this.resolveExisting(key)
+    const handle = await fs.open(file, 'r').catch((error: unknown) => this.translate(error, key))
+    try {
+      const stats = await handle.stat()
+      if (!stats.isFile()) throw this.notFound(key)
+    } catch (error) {
+      await handle.close()
+      throw error
+    }
+    // The stream owns the handle from here on: it closes it on end, error and destroy.
+    return handle.createReadStream({
+      start: range?.start,
+      end: range?.end,
+      highWaterMark: this.readChunkSize,
+      autoClose: true,
+    })
+  }
+
+  async save(key: string, source: SaveSource): Promise<StorageStat> {
+    const normal = normalizeKey(key)
+    const target = path.join(this.root, normal)
+    const directory = path.dirname(target)
+    await fs.mkdir(directory, { recursive: true })
+    // A directory on the way may be a symlink that leads out of the root.
+    await this.confine(await fs.realpath(directory), key)
+    // Write beside the target, then rename: readers never see half a file.
+    const temporary = path.join(directory, `.${path.basename(target)}.${randomBytes(6).toString('hex')}.part`)
+    try {
+      await pipeline(toReadable(source), createWriteStream(temporary, { flags: 'wx' }))
+      await fs.rename(temporary, target)
+    } catch (error) {
+      await fs.rm(temporary, { force: true })
+      throw error
+    }
+    return this.stat(normal)
+  }
+
+  async delete(key: string): Promise<void> {
+    let file: string
+    try {
+      file = await this.resolveExisting(key)
+    } catch (error) {
+      if (error instanceof FileNotFoundError) return
+      throw error
+    }
+    await fs.rm(file, { force: true })
+  }
+
+  localPath(key: string): string {
+    return path.join(this.root, normalizeKey(key))
+  }
+
+  /** Normalises `key`, follows symlinks, and checks that the real path is still inside the root. */
+  private async resolveExisting(key: string): Promise<string> {
+    const full = path.join(this.root, normalizeKey(key))
+    const real = await fs.realpath(full).catch((error: unknown) => this.translate(error, key))
+    await this.confine(real, key)
+    return real
+  }
+
+  private async confine(real: string, key: string): Promise<void> {
+    if (this.realRoot === undefined) {
+      this.realRoot = await fs.realpath(this.root).catch((error: unknown) => this.translate(error, key))
+    }
+    const root = this.realRoot
+    if (real !== root && !real.startsWith(root.endsWith(path.sep) ? root : root + path.sep)) {
+      throw new UnsafePathError(`Key "${key}" leads outside ${this.name}`)
+    }
+  }
+
+  private notFound(key: string): FileNotFoundError {
+    return new FileNotFoundError(`No file at "${key}" in ${this.name}`)
+  }
+
+  /** Native errors become the library's own at this boundary. */
+  private translate(error: unknown, key: string): never {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') {
+      throw new FileNotFoundError(`No file at "${key}" in ${this.name}`, { cause: error })
+    }
+    if (code === 'ELOOP') throw new UnsafePathError(`Key "${key}" loops through symlinks in ${this.name}`)
+    if (code === 'ENAMETOOLONG') throw new BadPathError(`Key "${key}" is too long for ${this.name}`)
+    throw error
+  }
+}

@@ -1,0 +1,49 @@
+/** @module The Storage interface: where the bytes of a file column live. */
+import type { Readable } from 'node:stream'
+
+/** What a storage knows about one stored file without reading it. */
+export interface StorageStat {
+  /** Size in bytes. */
+  size: number
+  /** Last modification time. */
+  modifiedAt: Date
+}
+
+/** An inclusive byte range, as HTTP writes it: `{ start: 2, end: 5 }` is four bytes. */
+export interface ByteRange {
+  start: number
+  end: number
+}
+
+/** Bytes to save: a Buffer, a string (UTF-8), a Node stream or any async iterable of chunks. */
+export type SaveSource = Buffer | Uint8Array | string | Readable | AsyncIterable<Uint8Array | string>
+
+/**
+ * A place that stores files under string keys (`reports/2026/q3.pdf`).
+ *
+ * Every adapter confines keys to itself: a key with `..` segments, an absolute key, a NUL byte or
+ * a backslash is refused, and adapters turn their native errors into this library's own
+ * (`ENOENT` → `FileNotFoundError`). The shared contract suite in `test/contract` proves it.
+ */
+export interface Storage {
+  /** A short name for messages and logs: `LocalStorage(/srv/media)`. */
+  readonly name: string
+  /** Size and modification time. Throws `FileNotFoundError` when there is no file at `key`. */
+  stat(key: string): Promise<StorageStat>
+  /** Whether a file exists at `key`; `false` (not a throw) for a key that is not safe. */
+  exists(key: string): Promise<boolean>
+  /**
+   * Opens the file, or one inclusive byte range of it, as a stream. The file is opened before the
+   * promise resolves, so a missing file rejects here (`FileNotFoundError`), before any header is sent.
+   */
+  open(key: string, range?: ByteRange): Promise<Readable>
+  /** Writes `source` at `key`, replacing any file there, and returns the new file's stat. */
+  save(key: string, source: SaveSource): Promise<StorageStat>
+  /** Removes the file at `key`; a missing file is not an error. */
+  delete(key: string): Promise<void>
+  /**
+   * The absolute path of `key` on this machine, for storages that have one (reverse-proxy offload
+   * maps it to an internal location). `undefined` for storages that keep no local files.
+   */
+  localPath?(key: string): string | undefined
+}

@@ -1,0 +1,2 @@
+/** @module typeorm-downloadview/testing: assertions for download responses, shipped to users. */
+export { assertDownload, binaryParser, type ExpectedDownload, type ResponseLike } from './assert-download'

@@ -1,0 +1,243 @@
+/** @module ObjectDownloadView: serve a file column of an entity looked up by id or slug. */
+import { type DataSource, type EntityMetadata, getMetadataArgsStorage, type ObjectLiteral } from 'typeorm'
+import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata'
+import { type FileColumnMetadata, getFileColumn } from '../columns/file-column'
+import { hasFile, type StoredFile } from '../columns/stored-file'
+import { ConfigurationError, FileNotFoundError, ServiceUnavailableError } from '../errors'
+import type { DownloadFile } from '../files/download-file'
+import { StorageFile } from '../files/storage-file'
+import { rejectUnknownOptions } from '../responder/options'
+import { storages } from '../storage/registry'
+import { type DownloadRequest, DownloadView, type DownloadViewOptions } from './download-view'
+
+/** How the row is found: the URL parameter that carries the value, and the property it matches. */
+export interface ObjectLookup {
+  /** The route parameter (`:slug`). */
+  param: string
+  /** The entity property to match (`slug`). @default the same as `param` */
+  column?: string
+}
+
+/** Options of {@link ObjectDownloadView}. */
+export interface ObjectDownloadViewOptions<E extends ObjectLiteral> extends DownloadViewOptions {
+  /** The DataSource the entity lives in; it may be initialized after the view is built. */
+  dataSource: DataSource
+  /** The entity class. */
+  entity: new () => E
+  /**
+   * How the row is looked up. `'id'` and `'slug'` are short for `{ param: 'id', column: 'id' }`
+   * and `{ param: 'slug', column: 'slug' }`.
+   * @default 'id'
+   */
+  lookup?: 'id' | 'slug' | ObjectLookup
+  /** The `@FileColumn()` property to serve. */
+  file: keyof E & string
+  /**
+   * A property whose value names the file for the client, instead of the column's stored name.
+   * @default undefined (the stored original name, else the key's basename)
+   */
+  basename?: keyof E & string
+}
+
+const OWN_OPTIONS = ['logger', 'dataSource', 'entity', 'lookup', 'file', 'basename']
+const INTEGER_TYPES = new Set(['int', 'int2', 'int4', 'int8', 'integer', 'smallint', 'bigint'])
+const INT_MAX: Record<string, bigint> = {
+  int2: 32767n,
+  smallint: 32767n,
+  int8: 9223372036854775807n,
+  bigint: 9223372036854775807n,
+}
+
+interface PreparedQuery {
+  sql: string
+  columns: ColumnMetadata[]
+  metadata: EntityMetadata
+  lookupType: 'integer' | 'uuid' | 'string'
+  max: bigint
+}
+
+/**
+ * Serves one file column of an entity found by a route parameter, in one query that selects only
+ * the columns it needs. With the metadata stored in the row, HEAD, 304, 412 and 416 never touch the
+ * storage.
+ *
+ * @example
+ * const view = new ObjectDownloadView({ dataSource, entity: Document, lookup: 'slug', file: 'file' })
+ * app.get('/documents/:slug/download', view.handler())
+ */
+export class ObjectDownloadView<E extends ObjectLiteral> extends DownloadView {
+  readonly dataSource: DataSource
+  readonly entity: new () => E
+  readonly lookup: Required<ObjectLookup>
+  readonly fileColumn: FileColumnMetadata
+  readonly basenameProperty: string | undefined
+  private prepared: PreparedQuery | undefined
+
+  constructor(options: ObjectDownloadViewOptions<E>) {
+    super(options)
+    const owner = 'ObjectDownloadView'
+    rejectUnknownOptions(options, OWN_OPTIONS, owner)
+    if (!options.dataSource || typeof options.dataSource.query !== 'function') {
+      throw new ConfigurationError(`${owner}: option "dataSource" must be a TypeORM DataSource`)
+    }
+    if (typeof options.entity !== 'function')
+      throw new ConfigurationError(`${owner}: option "entity" must be an entity class`)
+    this.dataSource = options.dataSource
+    this.entity = options.entity
+    const lookup = options.lookup ?? 'id'
+    if (typeof lookup === 'string') this.lookup = { param: lookup, column: lookup }
+    else if (lookup && typeof lookup.param === 'string' && lookup.param !== '')
+      this.lookup = { param: lookup.param, column: lookup.column ?? lookup.param }
+    else throw new ConfigurationError(`${owner}: option "lookup" must be 'id', 'slug' or { param, column }`)
+    if (!declaresColumn(this.entity, this.lookup.column)) {
+      throw new ConfigurationError(
+        `${owner}: option "lookup" names "${this.lookup.column}", which is not a column of ${this.entity.name}`,
+      )
+    }
+    try {
+      this.fileColumn = getFileColumn(this.entity, options.file)
+    } catch {
+      throw new ConfigurationError(
+        `${owner}: option "file" names "${String(options.file)}", which is not a @FileColumn() of ${this.entity.name}`,
+      )
+    }
+    if (options.basename !== undefined && !declaresColumn(this.entity, options.basename)) {
+      throw new ConfigurationError(
+        `${owner}: option "basename" names "${String(options.basename)}", which is not a column of ${this.entity.name}`,
+      )
+    }
+    this.basenameProperty = options.basename
+  }
+
+  /**
+   * The row for this request, with the file column (and basename) loaded, or a FileNotFoundError.
+   * A lookup value that cannot match the column's type (a non-numeric id) is a 404 too.
+   */
+  async getObject(request: DownloadRequest): Promise<E> {
+    const raw = request.params[this.lookup.param]
+    const value = typeof raw === 'string' ? raw : undefined
+    const query = this.prepare()
+    const notFound = () =>
+      new FileNotFoundError(
+        `No ${this.entity.name} with ${this.lookup.column} = ${JSON.stringify(value ?? null)}`,
+      )
+    if (value === undefined || value.includes('\u0000')) throw notFound()
+    if (query.lookupType === 'integer' && !(/^\d{1,19}$/.test(value) && BigInt(value) <= query.max))
+      throw notFound()
+    if (
+      query.lookupType === 'uuid' &&
+      !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)
+    )
+      throw notFound()
+
+    let rows: Record<string, unknown>[]
+    try {
+      rows = await this.dataSource.query(query.sql, [value])
+    } catch (error) {
+      if (isConnectionError(error))
+        throw new ServiceUnavailableError(`The database is unavailable: ${(error as Error).message}`, {
+          cause: error,
+        })
+      throw error
+    }
+    const row = rows[0]
+    if (!row) throw notFound()
+    const entity = query.metadata.create() as E
+    for (const column of query.columns) {
+      column.setEntityValue(
+        entity,
+        this.dataSource.driver.prepareHydratedValue(row[column.databaseName], column),
+      )
+    }
+    return entity
+  }
+
+  /** The file of `object`'s file column; a FileNotFoundError when the column is empty. */
+  async getFile(request: DownloadRequest, object?: E): Promise<DownloadFile> {
+    const row = object ?? (await this.getObject(request))
+    const value = row[this.fileColumn.propertyName] as StoredFile | null | undefined
+    if (!hasFile(value))
+      throw new FileNotFoundError(`${this.entity.name}.${this.fileColumn.propertyName} is empty`)
+    const storage = storages.get(this.fileColumn.storage)
+    return StorageFile.describe(storage, value.path, {
+      name: this.getBasename(row, value),
+      size: value.size,
+      contentType: value.contentType,
+      modifiedAt: value.modifiedAt,
+      sha256: value.sha256,
+    })
+  }
+
+  /** The name the client sees: the basename property when configured and set, else the stored name. */
+  getBasename(object: E, value: StoredFile): string | undefined {
+    if (this.basenameProperty) {
+      const name = object[this.basenameProperty]
+      if (typeof name === 'string' && name !== '') return name
+    }
+    return value.name ?? undefined
+  }
+
+  /** Builds the lookup query once, from the entity's metadata, when the DataSource is ready. */
+  private prepare(): PreparedQuery {
+    if (this.prepared) return this.prepared
+    if (!this.dataSource.isInitialized)
+      throw new Error(`ObjectDownloadView: the DataSource of ${this.entity.name} is not initialized`)
+    const metadata = this.dataSource.getMetadata(this.entity)
+    const lookupColumn = metadata.findColumnWithPropertyPath(this.lookup.column)
+    if (!lookupColumn)
+      throw new ConfigurationError(
+        `ObjectDownloadView: ${this.entity.name} has no column "${this.lookup.column}"`,
+      )
+    const wanted = metadata.columns.filter(
+      (column) =>
+        column.embeddedMetadata?.propertyName === this.fileColumn.propertyName ||
+        column.propertyPath === this.basenameProperty ||
+        column.isPrimary,
+    )
+    const driver = this.dataSource.driver
+    const table = metadata.tablePath
+      .split('.')
+      .map((part) => driver.escape(part))
+      .join('.')
+    const select = wanted.map((column) => driver.escape(column.databaseName)).join(', ')
+    const type = String(
+      typeof lookupColumn.type === 'function' ? lookupColumn.type.name : lookupColumn.type,
+    ).toLowerCase()
+    this.prepared = {
+      sql: `SELECT ${select} FROM ${table} WHERE ${driver.escape(lookupColumn.databaseName)} = $1 LIMIT 1`,
+      columns: wanted,
+      metadata,
+      lookupType:
+        INTEGER_TYPES.has(type) || type === 'number' ? 'integer' : type === 'uuid' ? 'uuid' : 'string',
+      max: INT_MAX[type] ?? 2147483647n,
+    }
+    return this.prepared
+  }
+}
+
+function declaresColumn(entity: Function, property: string): boolean {
+  const args = getMetadataArgsStorage()
+  const inherits = (target: Function | string) =>
+    typeof target === 'function' && (target === entity || entity.prototype instanceof target)
+  return args.columns.some((column) => inherits(column.target) && column.propertyName === property)
+}
+
+/** Errors that mean "the database cannot be reached", as opposed to a bad query. */
+function isConnectionError(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: string; message?: string }
+  if (
+    code &&
+    (code.startsWith('08') ||
+      code === '57P01' ||
+      code === '57P02' ||
+      code === '57P03' ||
+      code === 'ECONNREFUSED' ||
+      code === 'ECONNRESET' ||
+      code === 'ETIMEDOUT')
+  )
+    return true
+  return (
+    typeof message === 'string' &&
+    /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect/i.test(message)
+  )
+}
