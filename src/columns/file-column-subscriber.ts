@@ -3,7 +3,7 @@
  * from the storage when a row is inserted or its path changes, and refuses rows whose file is missing.
  */
 import { lookup } from 'mime-types'
-import type { EntitySubscriberInterface, InsertEvent, ObjectLiteral, UpdateEvent } from 'typeorm'
+import { type EntitySubscriberInterface, EventSubscriber, type InsertEvent, type ObjectLiteral, type UpdateEvent } from 'typeorm'
 import { FileColumnError, FileNotFoundError } from '../errors'
 import { basename } from '../files/storage-file'
 import { storages } from '../storage/registry'
@@ -20,6 +20,7 @@ import { isVerified } from './verified'
  * @example
  * new DataSource({ ..., subscribers: [FileColumnSubscriber] })
  */
+@EventSubscriber()
 export class FileColumnSubscriber implements EntitySubscriberInterface {
   async beforeInsert(event: InsertEvent<ObjectLiteral>): Promise<void> {
     await fillFileColumns(event.entity, undefined)

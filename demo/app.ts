@@ -1,0 +1,62 @@
+/** @module The demo app: every view of the library on its own route, as in django-downloadview's demo. */
+import express, { type Express } from 'express'
+import type { DataSource } from 'typeorm'
+import { Document } from '../entities/Document'
+import { downloadErrorHandler, ObjectDownloadView, toHandler } from '../src'
+
+/** The demo's routes, for the index page and the tests. */
+export const ROUTES = {
+  defaultFile: '/object/default-file/:slug/',
+  anotherFile: '/object/another-file/:slug/',
+  deserializedBasename: '/object/deserialized-basename/:slug/',
+  inlineFile: '/object/inline-file/:slug/',
+  byId: '/object/by-id/:id/',
+} as const
+
+/** Builds the Express app on an initialized (or soon initialized) DataSource. */
+export function buildApp(dataSource: DataSource): Express {
+  const app = express()
+  app.disable('x-powered-by')
+  const object = { dataSource, entity: Document } as const
+
+  app.get(ROUTES.defaultFile, toHandler(new ObjectDownloadView({ ...object, lookup: 'slug', file: 'file' })))
+  app.get(ROUTES.anotherFile, toHandler(new ObjectDownloadView({ ...object, lookup: 'slug', file: 'anotherFile' })))
+  app.get(
+    ROUTES.deserializedBasename,
+    toHandler(new ObjectDownloadView({ ...object, lookup: 'slug', file: 'file', basename: 'basename' })),
+  )
+  app.get(ROUTES.inlineFile, toHandler(new ObjectDownloadView({ ...object, lookup: 'slug', file: 'file', attachment: false })))
+  app.get(ROUTES.byId, toHandler(new ObjectDownloadView({ ...object, lookup: 'id', file: 'file' })))
+  app.get('/', async (_req, res) => {
+    const documents = await dataSource.getRepository(Document).find({ order: { id: 'ASC' } })
+    res.type('html').send(indexPage(documents))
+  })
+  app.use(downloadErrorHandler())
+  return app
+}
+
+function indexPage(documents: Document[]): string {
+  const rows = documents
+    .map((document) => {
+      const links = [
+        link(ROUTES.defaultFile.replace(':slug', encodeURIComponent(document.slug)), 'file'),
+        link(ROUTES.anotherFile.replace(':slug', encodeURIComponent(document.slug)), 'another file'),
+        link(ROUTES.deserializedBasename.replace(':slug', encodeURIComponent(document.slug)), 'basename'),
+        link(ROUTES.inlineFile.replace(':slug', encodeURIComponent(document.slug)), 'inline'),
+        link(ROUTES.byId.replace(':id', String(document.id)), 'by id'),
+      ].join(' · ')
+      const file = document.file
+      const meta = file?.path ? `${escape(file.name ?? '')} — ${file.size ?? '?'} bytes, ${escape(file.contentType ?? '?')}` : 'no file'
+      return `<li><strong>${escape(document.slug)}</strong>: ${meta}<br>${links}</li>`
+    })
+    .join('\n')
+  return `<!doctype html><meta charset="utf-8"><title>typeorm-downloadview demo</title><h1>typeorm-downloadview demo</h1><ul>${rows}</ul>`
+}
+
+function link(href: string, text: string): string {
+  return `<a href="${escape(href)}">${escape(text)}</a>`
+}
+
+function escape(text: string): string {
+  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`)
+}

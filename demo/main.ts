@@ -1,0 +1,55 @@
+/**
+ * @module `npm start`: the demo server. DATABASE_URL when set, else an embedded Postgres under
+ * .data/; media under MEDIA_ROOT (default media/); migrations and seeds on every start.
+ */
+import 'reflect-metadata'
+import path from 'node:path'
+import { createDataSource } from '../ormconfig'
+import { LocalStorage, storages } from '../src'
+import { buildApp } from './app'
+import { type EmbeddedDatabase, startEmbeddedPostgres } from './embedded-postgres'
+import { seed } from './seed'
+
+const root = path.resolve(__dirname, '..')
+
+async function main(): Promise<void> {
+  const port = Number(process.env.PORT ?? 3000)
+  const host = process.env.HOST ?? '127.0.0.1'
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, not "${process.env.PORT}"`)
+  storages.register('default', new LocalStorage({ root: process.env.MEDIA_ROOT ?? path.join(root, 'media') }))
+
+  let embedded: EmbeddedDatabase | undefined
+  let url = process.env.DATABASE_URL
+  if (!url) {
+    console.log('DATABASE_URL is not set: starting the embedded PostgreSQL in .data/postgres …')
+    embedded = await startEmbeddedPostgres({
+      dataDir: path.join(root, '.data', 'postgres'),
+      database: 'downloadview',
+      port: Number(process.env.EMBEDDED_PG_PORT ?? 54329),
+    })
+    url = embedded.url
+  }
+  const dataSource = createDataSource(url)
+  await dataSource.initialize()
+  await dataSource.runMigrations()
+  await seed(dataSource)
+
+  const server = buildApp(dataSource).listen(port, host, () => {
+    const address = server.address()
+    const actual = typeof address === 'object' && address ? address.port : port
+    console.log(`typeorm-downloadview demo listening on http://${host}:${actual}/`)
+  })
+  const shutdown = async () => {
+    server.close()
+    await dataSource.destroy()
+    await embedded?.stop()
+    process.exit(0)
+  }
+  process.once('SIGINT', shutdown)
+  process.once('SIGTERM', shutdown)
+}
+
+main().catch((error: unknown) => {
+  console.error(error)
+  process.exit(1)
+})

@@ -1,0 +1,84 @@
+/** @module The demo's seed rows: idempotent, so `npm start` can run it every time. */
+import type { DataSource } from 'typeorm'
+import { Document } from '../entities/Document'
+import { attachFile, hasFile, StoredFile, storages } from '../src'
+
+interface SeedFile {
+  name: string
+  content: Buffer
+  /** Store through attachFile() (generated key) rather than at a fixed key. */
+  attach?: boolean
+  /** Remove the file from storage once the row is saved (the `missing` row). */
+  removed?: boolean
+}
+
+interface SeedDocument {
+  slug: string
+  title: string
+  file?: SeedFile
+  anotherFile?: SeedFile
+  basename?: string
+}
+
+/** 1,048,576 bytes where byte i is i mod 251. */
+export function random1m(): Buffer {
+  const bytes = Buffer.alloc(1024 * 1024)
+  for (let i = 0; i < bytes.length; i++) bytes[i] = i % 251
+  return bytes
+}
+
+/** The seed rows, in insertion order (`hello-world` first, so it gets id 1). */
+export const SEEDS: SeedDocument[] = [
+  {
+    slug: 'hello-world',
+    title: 'Hello world',
+    file: { name: 'file.txt', content: Buffer.from('Hello world!\n') },
+    anotherFile: { name: 'another_file.txt', content: Buffer.from('Goodbye world!\n') },
+    basename: 'hello-world.txt',
+  },
+  {
+    slug: 'unicode',
+    title: 'A name that is not ASCII',
+    file: { name: 'résumé "final", v2.txt', content: Buffer.from('Unicode name\n'), attach: true },
+  },
+  { slug: 'random-1m', title: 'One MiB of bytes', file: { name: 'random-1m.bin', content: random1m() } },
+  { slug: 'empty', title: 'An empty file', file: { name: 'empty.txt', content: Buffer.alloc(0) } },
+  { slug: 'page', title: 'HTML with a script', file: { name: 'page.html', content: Buffer.from('<script>alert(1)</script>\n') } },
+  { slug: 'missing', title: 'A file removed after the row was saved', file: { name: 'missing.txt', content: Buffer.from('gone\n'), removed: true } },
+  { slug: 'no-file', title: 'No file at all' },
+]
+
+/** Inserts the seed rows that are missing, and restores seed files that vanished from storage. */
+export async function seed(dataSource: DataSource): Promise<void> {
+  const repository = dataSource.getRepository(Document)
+  const storage = storages.get()
+  for (const spec of SEEDS) {
+    const existing = await repository.findOneBy({ slug: spec.slug })
+    const document = existing ?? repository.create({ slug: spec.slug, title: spec.title, basename: spec.basename ?? null })
+    let changed = !existing
+    for (const property of ['file', 'anotherFile'] as const) {
+      const file = spec[property]
+      if (!file) {
+        if (!existing) document[property] = null
+        continue
+      }
+      const current = document[property]
+      if (existing && hasFile(current) && (file.removed || (await storage.exists(current.path)))) continue
+      if (file.attach) {
+        await attachFile(document, property, file.content, { name: file.name })
+      } else {
+        const key = `documents/${spec.slug}/${file.name}`
+        await storage.save(key, file.content)
+        // Only the path: the save hook fills in size, type, mtime and checksum.
+        document[property] = Object.assign(new StoredFile(), { path: key })
+      }
+      changed = true
+    }
+    if (!changed) continue
+    await repository.save(document)
+    for (const property of ['file', 'anotherFile'] as const) {
+      const stored = document[property]
+      if (spec[property]?.removed && hasFile(stored)) await storage.delete(stored.path)
+    }
+  }
+}
