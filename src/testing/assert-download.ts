@@ -3,7 +3,7 @@
  * django-downloadview's `assert_download_response`), for supertest and plain `fetch` results alike.
  */
 import { AssertionError } from 'node:assert'
-import { parse } from 'content-disposition'
+import { decodeExtended, parse } from 'content-disposition'
 
 /** A response as supertest gives it (`status`, lower-case `headers`, and `body` or `text`). */
 export interface ResponseLike {
@@ -65,7 +65,8 @@ export function assertDownload(response: ResponseLike, expected: ExpectedDownloa
     if (!disposition) problems.push('there is no Content-Disposition header')
     else {
       const parsed = parse(disposition)
-      const name = parsed.parameters['filename*'] ?? parsed.parameters.filename
+      const extended = parsed.parameters['filename*']
+      const name = (extended === undefined ? undefined : decodeExtended(extended)) ?? parsed.parameters.filename
       if (expected.basename !== undefined && name !== expected.basename) {
         problems.push(`file name is ${JSON.stringify(name)}, expected ${JSON.stringify(expected.basename)}`)
       }
@@ -77,11 +78,7 @@ export function assertDownload(response: ResponseLike, expected: ExpectedDownloa
     }
   }
   if (problems.length > 0) {
-    throw new AssertionError({
-      message: `Not the expected download:\n- ${problems.join('\n- ')}`,
-      actual: response.status,
-      expected: status,
-    })
+    throw new AssertionError({ message: `Not the expected download:\n- ${problems.join('\n- ')}` })
   }
 }
 

@@ -1,0 +1,191 @@
+/** The demo app's routes over HTTP, on real Postgres with the real seeds. */
+import request from 'supertest'
+import type { DataSource } from 'typeorm'
+import { buildApp } from '../../demo/app'
+import { random1m, seed } from '../../demo/seed'
+import { Document } from '../../entities/Document'
+import { storages } from '../../src'
+import { assertDownload, binaryParser } from '../../src/testing'
+import { createTestDataSource } from '../helpers/database'
+import { temporaryStorage } from '../helpers/storage'
+
+let dataSource: DataSource
+let app: ReturnType<typeof buildApp>
+let removeMedia: () => Promise<void>
+
+beforeAll(async () => {
+  const media = await temporaryStorage()
+  removeMedia = media.remove
+  storages.register('default', media.storage)
+  dataSource = await createTestDataSource()
+  await seed(dataSource)
+  app = buildApp(dataSource)
+})
+
+afterAll(async () => {
+  await dataSource.destroy()
+  await removeMedia()
+  storages.clear()
+})
+
+const get = (url: string) => request(app).get(url).buffer(true).parse(binaryParser)
+
+describe('the demo seeds', () => {
+  it('inserts hello-world first, so it has id 1', async () => {
+    const first = await dataSource.getRepository(Document).findOneByOrFail({ id: 1 })
+    expect(first.slug).toBe('hello-world')
+  })
+
+  it('is idempotent: seeding again adds no row and changes no checksum', async () => {
+    const before = await dataSource.getRepository(Document).find({ order: { id: 'ASC' } })
+    await seed(dataSource)
+    const after = await dataSource.getRepository(Document).find({ order: { id: 'ASC' } })
+    expect(after.map((row) => [row.slug, row.file?.sha256 ?? null])).toEqual(before.map((row) => [row.slug, row.file?.sha256 ?? null]))
+  })
+
+  it('restores a seed file that vanished from storage', async () => {
+    const row = await dataSource.getRepository(Document).findOneByOrFail({ slug: 'empty' })
+    await storages.get().delete(row.file?.path as string)
+    await seed(dataSource)
+    assertDownload(await get('/object/default-file/empty/'), { content: '', basename: 'empty.txt' })
+  })
+})
+
+describe('GET /object/default-file/:slug/', () => {
+  it('serves hello-world file.txt as an attachment', async () => {
+    assertDownload(await get('/object/default-file/hello-world/'), {
+      content: 'Hello world!\n',
+      basename: 'file.txt',
+      contentType: 'text/plain',
+      attachment: true,
+      size: 13,
+    })
+  })
+
+  it('serves the unicode name with an ASCII filename and filename*', async () => {
+    const response = await get('/object/default-file/unicode/')
+    assertDownload(response, { content: 'Unicode name\n', basename: 'résumé "final", v2.txt' })
+    expect(response.headers['content-disposition']).toMatch(/^attachment; filename="[\x20-\x7e]+"; filename\*=UTF-8''r%C3%A9sum%C3%A9/)
+  })
+
+  it('serves random-1m byte for byte', async () => {
+    assertDownload(await get('/object/default-file/random-1m/'), {
+      content: random1m(),
+      basename: 'random-1m.bin',
+      contentType: 'application/octet-stream',
+      size: 1048576,
+    })
+  })
+
+  it('serves empty.txt with Content-Length 0', async () => {
+    assertDownload(await get('/object/default-file/empty/'), { content: '', basename: 'empty.txt', size: 0 })
+  })
+
+  it('serves page.html as an attachment with a sandbox policy', async () => {
+    const response = await get('/object/default-file/page/')
+    assertDownload(response, { content: '<script>alert(1)</script>\n', contentType: 'text/html', attachment: true })
+    expect(response.headers['content-security-policy']).toBe('sandbox')
+  })
+
+  it('answers 404 for a row whose file was removed from storage', async () => {
+    expect((await get('/object/default-file/missing/')).status).toBe(404)
+  })
+
+  it('answers 404 for a row with an empty file column', async () => {
+    expect((await get('/object/default-file/no-file/')).status).toBe(404)
+  })
+
+  it('answers 404 for an unknown slug', async () => {
+    expect((await get('/object/default-file/nobody/')).status).toBe(404)
+  })
+
+  it('serves a single range', async () => {
+    const response = await get('/object/default-file/random-1m/').set('Range', 'bytes=1000-1009')
+    expect(response.status).toBe(206)
+    expect(response.headers['content-range']).toBe('bytes 1000-1009/1048576')
+    expect(response.body).toEqual(random1m().subarray(1000, 1010))
+  })
+
+  it('answers 304 to If-None-Match with the stored ETag', async () => {
+    const first = await get('/object/default-file/hello-world/')
+    const again = await get('/object/default-file/hello-world/').set('If-None-Match', first.headers.etag as string)
+    expect(again.status).toBe(304)
+    expect(again.headers.etag).toBe(first.headers.etag)
+  })
+
+  it('answers HEAD with the GET headers and no body', async () => {
+    const response = await request(app).head('/object/default-file/random-1m/')
+    expect(response.status).toBe(200)
+    expect(response.headers['content-length']).toBe('1048576')
+    expect(response.headers['accept-ranges']).toBe('bytes')
+  })
+
+  it('answers 405 with Allow to POST', async () => {
+    const response = await request(app).post('/object/default-file/hello-world/')
+    expect([404, 405]).toContain(response.status)
+  })
+})
+
+describe('GET /object/another-file/:slug/', () => {
+  it('serves hello-world another_file.txt', async () => {
+    assertDownload(await get('/object/another-file/hello-world/'), {
+      content: 'Goodbye world!\n',
+      basename: 'another_file.txt',
+      attachment: true,
+    })
+  })
+
+  it('answers 404 when the other column is empty', async () => {
+    expect((await get('/object/another-file/unicode/')).status).toBe(404)
+  })
+})
+
+describe('GET /object/deserialized-basename/:slug/', () => {
+  it('names the file from the basename column', async () => {
+    assertDownload(await get('/object/deserialized-basename/hello-world/'), {
+      content: 'Hello world!\n',
+      basename: 'hello-world.txt',
+    })
+  })
+
+  it('falls back to the stored name when the basename column is empty', async () => {
+    assertDownload(await get('/object/deserialized-basename/random-1m/'), { basename: 'random-1m.bin' })
+  })
+})
+
+describe('GET /object/inline-file/:slug/', () => {
+  it('serves the file inline, with its name', async () => {
+    assertDownload(await get('/object/inline-file/hello-world/'), {
+      content: 'Hello world!\n',
+      basename: 'file.txt',
+      attachment: false,
+    })
+  })
+
+  it('serves HTML inline only inside a sandbox', async () => {
+    const response = await get('/object/inline-file/page/')
+    assertDownload(response, { contentType: 'text/html', attachment: false })
+    expect(response.headers['content-security-policy']).toBe('sandbox')
+    expect(response.headers['x-content-type-options']).toBe('nosniff')
+  })
+})
+
+describe('GET /object/by-id/:id/', () => {
+  it('serves the row with id 1', async () => {
+    assertDownload(await get('/object/by-id/1/'), { content: 'Hello world!\n', basename: 'file.txt' })
+  })
+
+  it.each(['abc', '1.5', '-1', '99999999999', '1e3', '%00'])('answers 404 (not 500) for the id %s', async (id) => {
+    expect((await get(`/object/by-id/${id}/`)).status).toBe(404)
+  })
+})
+
+describe('GET /', () => {
+  it('lists every seeded document with escaped names', async () => {
+    const response = await request(app).get('/')
+    expect(response.status).toBe(200)
+    expect(response.text).toContain('/object/default-file/hello-world/')
+    expect(response.text).toContain('résumé &#34;final&#34;, v2.txt')
+    expect(response.text).not.toContain('"final"')
+  })
+})
