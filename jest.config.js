@@ -32,8 +32,6 @@ module.exports = {
       testMatch: ['<rootDir>/test/integration/**/*.int.test.ts'],
       globalSetup: '<rootDir>/test/helpers/global-setup.ts',
       globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
-      // One Postgres, several test files: keep them from fighting over the schema.
-      maxWorkers: 1,
       testTimeout: 30000,
     },
   ],

@@ -18,15 +18,22 @@ export function buildApp(dataSource: DataSource): Express {
   const app = express()
   app.disable('x-powered-by')
   const object = { dataSource, entity: Document } as const
+  // app.all: the views answer other methods themselves (405 with Allow).
 
-  app.get(ROUTES.defaultFile, toHandler(new ObjectDownloadView({ ...object, lookup: 'slug', file: 'file' })))
-  app.get(ROUTES.anotherFile, toHandler(new ObjectDownloadView({ ...object, lookup: 'slug', file: 'anotherFile' })))
-  app.get(
+  app.all(ROUTES.defaultFile, toHandler(new ObjectDownloadView({ ...object, lookup: 'slug', file: 'file' })))
+  app.all(
+    ROUTES.anotherFile,
+    toHandler(new ObjectDownloadView({ ...object, lookup: 'slug', file: 'anotherFile' })),
+  )
+  app.all(
     ROUTES.deserializedBasename,
     toHandler(new ObjectDownloadView({ ...object, lookup: 'slug', file: 'file', basename: 'basename' })),
   )
-  app.get(ROUTES.inlineFile, toHandler(new ObjectDownloadView({ ...object, lookup: 'slug', file: 'file', attachment: false })))
-  app.get(ROUTES.byId, toHandler(new ObjectDownloadView({ ...object, lookup: 'id', file: 'file' })))
+  app.all(
+    ROUTES.inlineFile,
+    toHandler(new ObjectDownloadView({ ...object, lookup: 'slug', file: 'file', attachment: false })),
+  )
+  app.all(ROUTES.byId, toHandler(new ObjectDownloadView({ ...object, lookup: 'id', file: 'file' })))
   app.get('/', async (_req, res) => {
     const documents = await dataSource.getRepository(Document).find({ order: { id: 'ASC' } })
     res.type('html').send(indexPage(documents))
@@ -46,7 +53,9 @@ function indexPage(documents: Document[]): string {
         link(ROUTES.byId.replace(':id', String(document.id)), 'by id'),
       ].join(' · ')
       const file = document.file
-      const meta = file?.path ? `${escape(file.name ?? '')} — ${file.size ?? '?'} bytes, ${escape(file.contentType ?? '?')}` : 'no file'
+      const meta = file?.path
+        ? `${escape(file.name ?? '')} — ${file.size ?? '?'} bytes, ${escape(file.contentType ?? '?')}`
+        : 'no file'
       return `<li><strong>${escape(document.slug)}</strong>: ${meta}<br>${links}</li>`
     })
     .join('\n')

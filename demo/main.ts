@@ -15,7 +15,8 @@ const root = path.resolve(__dirname, '..')
 async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 3000)
   const host = process.env.HOST ?? '127.0.0.1'
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, not "${process.env.PORT}"`)
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`PORT must be a port number, not "${process.env.PORT}"`)
   storages.register('default', new LocalStorage({ root: process.env.MEDIA_ROOT ?? path.join(root, 'media') }))
 
   let embedded: EmbeddedDatabase | undefined

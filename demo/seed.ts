@@ -43,8 +43,16 @@ export const SEEDS: SeedDocument[] = [
   },
   { slug: 'random-1m', title: 'One MiB of bytes', file: { name: 'random-1m.bin', content: random1m() } },
   { slug: 'empty', title: 'An empty file', file: { name: 'empty.txt', content: Buffer.alloc(0) } },
-  { slug: 'page', title: 'HTML with a script', file: { name: 'page.html', content: Buffer.from('<script>alert(1)</script>\n') } },
-  { slug: 'missing', title: 'A file removed after the row was saved', file: { name: 'missing.txt', content: Buffer.from('gone\n'), removed: true } },
+  {
+    slug: 'page',
+    title: 'HTML with a script',
+    file: { name: 'page.html', content: Buffer.from('<script>alert(1)</script>\n') },
+  },
+  {
+    slug: 'missing',
+    title: 'A file removed after the row was saved',
+    file: { name: 'missing.txt', content: Buffer.from('gone\n'), removed: true },
+  },
   { slug: 'no-file', title: 'No file at all' },
 ]
 
@@ -54,7 +62,8 @@ export async function seed(dataSource: DataSource): Promise<void> {
   const storage = storages.get()
   for (const spec of SEEDS) {
     const existing = await repository.findOneBy({ slug: spec.slug })
-    const document = existing ?? repository.create({ slug: spec.slug, title: spec.title, basename: spec.basename ?? null })
+    const document =
+      existing ?? repository.create({ slug: spec.slug, title: spec.title, basename: spec.basename ?? null })
     let changed = !existing
     for (const property of ['file', 'anotherFile'] as const) {
       const file = spec[property]

@@ -3,7 +3,13 @@
  * from the storage when a row is inserted or its path changes, and refuses rows whose file is missing.
  */
 import { lookup } from 'mime-types'
-import { type EntitySubscriberInterface, EventSubscriber, type InsertEvent, type ObjectLiteral, type UpdateEvent } from 'typeorm'
+import {
+  type EntitySubscriberInterface,
+  EventSubscriber,
+  type InsertEvent,
+  type ObjectLiteral,
+  type UpdateEvent,
+} from 'typeorm'
 import { FileColumnError, FileNotFoundError } from '../errors'
 import { basename } from '../files/storage-file'
 import { storages } from '../storage/registry'

@@ -66,7 +66,8 @@ export function assertDownload(response: ResponseLike, expected: ExpectedDownloa
     else {
       const parsed = parse(disposition)
       const extended = parsed.parameters['filename*']
-      const name = (extended === undefined ? undefined : decodeExtended(extended)) ?? parsed.parameters.filename
+      const name =
+        (extended === undefined ? undefined : decodeExtended(extended)) ?? parsed.parameters.filename
       if (expected.basename !== undefined && name !== expected.basename) {
         problems.push(`file name is ${JSON.stringify(name)}, expected ${JSON.stringify(expected.basename)}`)
       }
@@ -88,10 +89,9 @@ export function assertDownload(response: ResponseLike, expected: ExpectedDownloa
  * @example
  * request(app).get(url).buffer(true).parse(binaryParser)
  */
-export function binaryParser(
-  res: NodeJS.ReadableStream,
-  callback: (error: Error | null, body: Buffer) => void,
-): void {
+export function binaryParser(response: unknown, callback: (error: Error | null, body: Buffer) => void): void {
+  // superagent hands over the Node response stream, typed as its own Response.
+  const res = response as NodeJS.ReadableStream
   const chunks: Buffer[] = []
   res.on('data', (chunk: Buffer) => chunks.push(chunk))
   res.on('end', () => callback(null, Buffer.concat(chunks)))

@@ -37,9 +37,15 @@ export interface ObjectDownloadViewOptions<E extends ObjectLiteral> extends Down
    * @default undefined (the stored original name, else the key's basename)
    */
   basename?: keyof E & string
+  /**
+   * More properties to load with the row, for hooks that need them (`getBasename` reading `slug`).
+   * The lookup query selects only what it needs: the primary key, the file column and `basename`.
+   * @default []
+   */
+  select?: (keyof E & string)[]
 }
 
-const OWN_OPTIONS = ['logger', 'dataSource', 'entity', 'lookup', 'file', 'basename']
+const OWN_OPTIONS = ['logger', 'dataSource', 'entity', 'lookup', 'file', 'basename', 'select']
 const INTEGER_TYPES = new Set(['int', 'int2', 'int4', 'int8', 'integer', 'smallint', 'bigint'])
 const INT_MAX: Record<string, bigint> = {
   int2: 32767n,
@@ -71,6 +77,7 @@ export class ObjectDownloadView<E extends ObjectLiteral> extends DownloadView {
   readonly lookup: Required<ObjectLookup>
   readonly fileColumn: FileColumnMetadata
   readonly basenameProperty: string | undefined
+  readonly selectProperties: readonly string[]
   private prepared: PreparedQuery | undefined
 
   constructor(options: ObjectDownloadViewOptions<E>) {
@@ -107,6 +114,17 @@ export class ObjectDownloadView<E extends ObjectLiteral> extends DownloadView {
       )
     }
     this.basenameProperty = options.basename
+    const select = options.select ?? []
+    if (!Array.isArray(select))
+      throw new ConfigurationError(`${owner}: option "select" must be an array of property names`)
+    for (const property of select) {
+      if (!declaresColumn(this.entity, property)) {
+        throw new ConfigurationError(
+          `${owner}: option "select" names "${String(property)}", which is not a column of ${this.entity.name}`,
+        )
+      }
+    }
+    this.selectProperties = select
   }
 
   /**
@@ -192,6 +210,7 @@ export class ObjectDownloadView<E extends ObjectLiteral> extends DownloadView {
       (column) =>
         column.embeddedMetadata?.propertyName === this.fileColumn.propertyName ||
         column.propertyPath === this.basenameProperty ||
+        this.selectProperties.includes(column.propertyPath) ||
         column.isPrimary,
     )
     const driver = this.dataSource.driver

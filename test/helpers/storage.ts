@@ -7,9 +7,17 @@ import { LocalStorage } from '../../src/storage/local-storage'
 import type { ByteRange, SaveSource, Storage, StorageStat } from '../../src/storage/storage'
 
 /** A LocalStorage in a new temporary folder, and a function that removes the folder. */
-export async function temporaryStorage(): Promise<{ storage: LocalStorage; root: string; remove: () => Promise<void> }> {
+export async function temporaryStorage(): Promise<{
+  storage: LocalStorage
+  root: string
+  remove: () => Promise<void>
+}> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'downloadview-media-'))
-  return { storage: new LocalStorage({ root }), root, remove: () => rm(root, { recursive: true, force: true }) }
+  return {
+    storage: new LocalStorage({ root }),
+    root,
+    remove: () => rm(root, { recursive: true, force: true }),
+  }
 }
 
 /** Wraps a storage and counts calls to each method, to prove what a response did not touch. */

@@ -1,0 +1,232 @@
+/** ObjectDownloadView on real Postgres: lookups, metadata-only answers, hooks, node:http, faults. */
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import express from 'express'
+import request from 'supertest'
+import type { DataSource, Repository } from 'typeorm'
+import { createDataSource } from '../../ormconfig'
+import { Document } from '../../entities/Document'
+import { ConfigurationError, ObjectDownloadView, StoredFile, storages, toHandler } from '../../src'
+import type { StoredFile as StoredFileType } from '../../src'
+import { assertDownload, binaryParser } from '../../src/testing'
+import { createTestDataSource, resetDatabase } from '../helpers/database'
+import { CountingStorage, temporaryStorage } from '../helpers/storage'
+import { startTcpProxy } from '../helpers/tcp-proxy'
+
+let dataSource: DataSource
+let documents: Repository<Document>
+let counting: CountingStorage
+let removeMedia: () => Promise<void>
+
+beforeAll(async () => {
+  const media = await temporaryStorage()
+  removeMedia = media.remove
+  counting = new CountingStorage(media.storage)
+  storages.register('default', counting)
+  dataSource = await createTestDataSource()
+  documents = dataSource.getRepository(Document)
+})
+
+beforeEach(async () => {
+  await resetDatabase(dataSource)
+  await counting.save('docs/nums.txt', '123456789')
+  await documents.save(
+    documents.create({ slug: 'nums', file: Object.assign(new StoredFile(), { path: 'docs/nums.txt' }) }),
+  )
+  counting.reset()
+})
+
+afterAll(async () => {
+  await dataSource.destroy()
+  await removeMedia()
+  storages.clear()
+})
+
+function appFor(view: ObjectDownloadView<Document>, route = '/d/:slug') {
+  const app = express()
+  app.all(route, toHandler(view))
+  return app
+}
+
+const bySlug = () => new ObjectDownloadView({ dataSource, entity: Document, lookup: 'slug', file: 'file' })
+
+describe('ObjectDownloadView with the metadata stored in the row', () => {
+  it('streams GET with one open() and no stat()', async () => {
+    const response = await request(appFor(bySlug())).get('/d/nums').buffer(true).parse(binaryParser)
+    assertDownload(response, { content: '123456789', basename: 'nums.txt' })
+    expect(counting.calls).toMatchObject({ open: 1, stat: 0 })
+  })
+
+  it('answers HEAD without touching the storage', async () => {
+    const response = await request(appFor(bySlug())).head('/d/nums')
+    expect(response.status).toBe(200)
+    expect(response.headers['content-length']).toBe('9')
+    expect(counting.calls).toMatchObject({ open: 0, stat: 0 })
+  })
+
+  it('answers 304 without touching the storage', async () => {
+    const etag = (await request(appFor(bySlug())).head('/d/nums')).headers.etag as string
+    const response = await request(appFor(bySlug())).get('/d/nums').set('If-None-Match', etag)
+    expect(response.status).toBe(304)
+    expect(counting.calls).toMatchObject({ open: 0, stat: 0 })
+  })
+
+  it('answers 412 without touching the storage', async () => {
+    const response = await request(appFor(bySlug())).get('/d/nums').set('If-Match', '"something-else"')
+    expect(response.status).toBe(412)
+    expect(counting.calls).toMatchObject({ open: 0, stat: 0 })
+  })
+
+  it('answers 416 without touching the storage', async () => {
+    const response = await request(appFor(bySlug())).get('/d/nums').set('Range', 'bytes=100-200')
+    expect(response.status).toBe(416)
+    expect(response.headers['content-range']).toBe('bytes */9')
+    expect(counting.calls).toMatchObject({ open: 0, stat: 0 })
+  })
+
+  it('serves bytes=2-5 as "3456"', async () => {
+    const response = await request(appFor(bySlug()))
+      .get('/d/nums')
+      .set('Range', 'bytes=2-5')
+      .buffer(true)
+      .parse(binaryParser)
+    expect(response.status).toBe(206)
+    expect(response.body.toString()).toBe('3456')
+  })
+
+  it('uses a strong ETag from the stored checksum', async () => {
+    const row = await documents.findOneByOrFail({ slug: 'nums' })
+    const response = await request(appFor(bySlug())).head('/d/nums')
+    expect(response.headers.etag).toBe(`"${row.file?.sha256}"`)
+  })
+})
+
+describe('ObjectDownloadView with incomplete metadata in the row', () => {
+  it('takes size and mtime from one stat() and serves a weak ETag', async () => {
+    await dataSource.query(
+      `UPDATE document SET file_size = NULL, file_modified_at = NULL, file_sha256 = NULL WHERE slug = 'nums'`,
+    )
+    const response = await request(appFor(bySlug())).get('/d/nums').buffer(true).parse(binaryParser)
+    assertDownload(response, { content: '123456789', size: 9 })
+    expect(response.headers.etag).toMatch(/^W\//)
+    expect(counting.calls.stat).toBe(1)
+  })
+})
+
+describe('ObjectDownloadView lookups', () => {
+  it('looks up by a custom parameter and column', async () => {
+    const view = new ObjectDownloadView({
+      dataSource,
+      entity: Document,
+      lookup: { param: 'key', column: 'slug' },
+      file: 'file',
+    })
+    const response = await request(appFor(view, '/k/:key')).get('/k/nums').buffer(true).parse(binaryParser)
+    assertDownload(response, { content: '123456789' })
+  })
+
+  it('answers 404 for a slug with a NUL byte', async () => {
+    expect((await request(appFor(bySlug())).get('/d/a%00b')).status).toBe(404)
+  })
+
+  it('answers 404 when the file vanished after the row was saved', async () => {
+    await counting.delete('docs/nums.txt')
+    expect((await request(appFor(bySlug())).get('/d/nums')).status).toBe(404)
+  })
+
+  it('answers 405 with Allow for DELETE', async () => {
+    const response = await request(appFor(bySlug())).delete('/d/nums')
+    expect(response.status).toBe(405)
+    expect(response.headers.allow).toBe('GET, HEAD')
+  })
+})
+
+describe('ObjectDownloadView hooks', () => {
+  it('loads only the columns it needs by default', async () => {
+    const row = await bySlug().getObject({ req: {} as http.IncomingMessage, params: { slug: 'nums' } })
+    expect(row.slug).toBeUndefined()
+    expect(row.file?.path).toBe('docs/nums.txt')
+  })
+
+  it('lets a subclass choose the basename', async () => {
+    class Named extends ObjectDownloadView<Document> {
+      override getBasename(object: Document, _value: StoredFileType): string {
+        return `${object.slug}-download.txt`
+      }
+    }
+    const view = new Named({ dataSource, entity: Document, lookup: 'slug', file: 'file', select: ['slug'] })
+    assertDownload(await request(appFor(view)).get('/d/nums').buffer(true).parse(binaryParser), {
+      basename: 'nums-download.txt',
+    })
+  })
+})
+
+describe('ObjectDownloadView on plain node:http', () => {
+  it('serves without Express', async () => {
+    const view = bySlug()
+    const server = http.createServer((req, res) => {
+      view.serve(req, res, { slug: 'nums' }).catch(() => res.destroy())
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const { port } = server.address() as AddressInfo
+      const response = await fetch(`http://127.0.0.1:${port}/`)
+      expect(response.status).toBe(200)
+      expect(await response.text()).toBe('123456789')
+    } finally {
+      server.close()
+    }
+  })
+})
+
+describe('ObjectDownloadView options', () => {
+  const base = { dataSource: {} as DataSource, entity: Document, file: 'file' as const }
+
+  it.each([
+    [{ ...base, dataSource: undefined as unknown as DataSource }, /"dataSource"/],
+    [{ ...base, file: 'title' as 'file' }, /"file" names "title"/],
+    [{ ...base, lookup: { param: 'slug', column: 'nope' } }, /"lookup" names "nope"/],
+    [{ ...base, basename: 'nope' as 'basename' }, /"basename" names "nope"/],
+    [{ ...base, attachment: 'yes' as unknown as boolean }, /"attachment"/],
+    [{ ...base, colour: 'blue' }, /unknown option "colour"/],
+    [{ ...base, select: ['nope' as 'slug'] }, /"select" names "nope"/],
+  ])('throws a ConfigurationError naming the bad option (%#)', (options, message) => {
+    const realDataSource = options.dataSource === undefined ? undefined : dataSource
+    expect(() => new ObjectDownloadView({ ...options, dataSource: realDataSource as DataSource })).toThrow(
+      ConfigurationError,
+    )
+    expect(() => new ObjectDownloadView({ ...options, dataSource: realDataSource as DataSource })).toThrow(
+      message,
+    )
+  })
+})
+
+describe('ObjectDownloadView when the database goes away', () => {
+  it('answers 503 with Retry-After, and recovers when the database returns', async () => {
+    const url = new URL(dataSource.options.type === 'postgres' ? (dataSource.options.url as string) : '')
+    const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) })
+    url.port = String(proxy.port)
+    const proxied = createDataSource(url.toString())
+    await proxied.initialize()
+    try {
+      const app = appFor(
+        new ObjectDownloadView({ dataSource: proxied, entity: Document, lookup: 'slug', file: 'file' }),
+      )
+      expect((await request(app).get('/d/nums')).status).toBe(200)
+      await proxy.cut()
+      const down = await request(app).get('/d/nums')
+      expect(down.status).toBe(503)
+      expect(down.headers['retry-after']).toBeDefined()
+      await proxy.restore()
+      let status = 0
+      for (let attempt = 0; attempt < 20 && status !== 200; attempt++) {
+        status = (await request(app).get('/d/nums')).status
+        if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      expect(status).toBe(200)
+    } finally {
+      await proxied.destroy().catch(() => undefined)
+      await proxy.close()
+    }
+  })
+})
