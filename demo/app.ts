@@ -54,18 +54,18 @@ function indexPage(documents: Document[]): string {
       ].join(' · ')
       const file = document.file
       const meta = file?.path
-        ? `${escape(file.name ?? '')} — ${file.size ?? '?'} bytes, ${escape(file.contentType ?? '?')}`
+        ? `${escapeHtml(file.name ?? '')} — ${file.size ?? '?'} bytes, ${escapeHtml(file.contentType ?? '?')}`
         : 'no file'
-      return `<li><strong>${escape(document.slug)}</strong>: ${meta}<br>${links}</li>`
+      return `<li><strong>${escapeHtml(document.slug)}</strong>: ${meta}<br>${links}</li>`
     })
     .join('\n')
   return `<!doctype html><meta charset="utf-8"><title>typeorm-downloadview demo</title><h1>typeorm-downloadview demo</h1><ul>${rows}</ul>`
 }
 
 function link(href: string, text: string): string {
-  return `<a href="${escape(href)}">${escape(text)}</a>`
+  return `<a href="${escapeHtml(href)}">${escapeHtml(text)}</a>`
 }
 
-function escape(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`)
 }

@@ -1,0 +1,8 @@
+/** A jest reporter that ends the run with one plain line: "jest: N passed, N failed, N skipped". */
+class SummaryReporter {
+  onRunComplete(_contexts, results) {
+    const skipped = results.numPendingTests + results.numTodoTests
+    process.stdout.write(`\njest: ${results.numPassedTests} passed, ${results.numFailedTests} failed, ${skipped} skipped\n`)
+  }
+}
+module.exports = SummaryReporter
