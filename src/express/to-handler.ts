@@ -1,4 +1,5 @@
 /** @module The Express adapter: the only module that knows Express. */
+import { STATUS_CODES } from 'node:http'
 import type { ErrorRequestHandler, RequestHandler } from 'express'
 import { statusForError } from '../errors'
 import type { DownloadView } from '../views/download-view'
@@ -17,7 +18,8 @@ export function toHandler(view: DownloadView): RequestHandler {
 /**
  * An error middleware for the end of the app: answers library errors that reach Express (from
  * guards or custom handlers) with their status, and anything else with a bare 500. Never a stack
- * trace to the client.
+ * trace to the client. Errors that carry a 4xx `status` (Express's own, for a malformed URL
+ * escape) keep it.
  */
 export function downloadErrorHandler(): ErrorRequestHandler {
   return (error, _req, res, next) => {
@@ -25,11 +27,15 @@ export function downloadErrorHandler(): ErrorRequestHandler {
       next(error)
       return
     }
-    const status = statusForError(error) ?? 500
-    res
-      .status(status)
-      .type('text/plain')
-      .set('X-Content-Type-Options', 'nosniff')
-      .send(`${status === 500 ? 'Internal Server Error' : res.statusMessage || 'Error'}\n`)
+    const status = statusForError(error) ?? clientErrorStatus(error) ?? 500
+    const headers: Record<string, string> = { 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' }
+    if (status === 503) headers['Retry-After'] = '5'
+    res.status(status).type('text/plain').set(headers).send(`${STATUS_CODES[status] ?? 'Error'}\n`)
   }
+}
+
+/** The 4xx that Express and its middlewares attach to errors (`status`), such as a bad URL escape. */
+function clientErrorStatus(error: unknown): number | undefined {
+  const status = (error as { status?: unknown; statusCode?: unknown } | null)?.status ?? (error as { statusCode?: unknown } | null)?.statusCode
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined
 }

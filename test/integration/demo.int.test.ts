@@ -204,3 +204,11 @@ describe('GET /', () => {
     expect(response.text).not.toContain('"final"')
   })
 })
+
+describe('a malformed URL', () => {
+  it('answers 400 for a broken percent-escape, not 500', async () => {
+    const response = await request(app).get('/object/default-file/%E0%A4%A/')
+    expect(response.status).toBe(400)
+    expect(response.text).toBe('Bad Request\n')
+  })
+})
