@@ -198,8 +198,10 @@ export class ObjectDownloadView<E extends ObjectLiteral> extends DownloadView {
   /** Builds the lookup query once, from the entity's metadata, when the DataSource is ready. */
   private prepare(): PreparedQuery {
     if (this.prepared) return this.prepared
-    if (!this.dataSource.isInitialized)
-      throw new Error(`ObjectDownloadView: the DataSource of ${this.entity.name} is not initialized`)
+    if (!this.dataSource.isInitialized) {
+      // Requests that arrive before startup finished: "try again soon", not a crash.
+      throw new ServiceUnavailableError(`ObjectDownloadView: the DataSource of ${this.entity.name} is not initialized yet`)
+    }
     const metadata = this.dataSource.getMetadata(this.entity)
     const lookupColumn = metadata.findColumnWithPropertyPath(this.lookup.column)
     if (!lookupColumn)

@@ -3,7 +3,7 @@
  * testcontainers' PostgreSQL module when a container runtime answers; else an embedded real
  * Postgres 15. Each test file then creates its own database on that server (database.ts).
  */
-import { mkdtemp } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { startEmbeddedPostgres } from '../../demo/embedded-postgres'
@@ -23,10 +23,13 @@ export default async function globalSetup(): Promise<void> {
     process.stdout.write('\n[test database] testcontainers postgres:15\n')
     return
   }
-  const dataDir = path.join(await mkdtemp(path.join(os.tmpdir(), 'downloadview-pg-')), 'data')
-  const embedded = await startEmbeddedPostgres({ dataDir, database: 'downloadview_test', persistent: false })
+  const parent = await mkdtemp(path.join(os.tmpdir(), 'downloadview-pg-'))
+  const embedded = await startEmbeddedPostgres({ dataDir: path.join(parent, 'data'), database: 'downloadview_test', persistent: false })
   process.env.DATABASE_URL = embedded.url
-  globals.__downloadviewStopDatabase = embedded.stop
+  globals.__downloadviewStopDatabase = async () => {
+    await embedded.stop()
+    await rm(parent, { recursive: true, force: true })
+  }
   process.stdout.write('\n[test database] embedded-postgres 15\n')
 }
 

@@ -230,3 +230,14 @@ describe('ObjectDownloadView when the database goes away', () => {
     }
   })
 })
+
+describe('ObjectDownloadView before its DataSource is initialized', () => {
+  it('answers 503, not 500', async () => {
+    const early = createDataSource(process.env.DATABASE_URL as string)
+    const view = new ObjectDownloadView({ dataSource: early, entity: Document, lookup: 'slug', file: 'file' })
+    const response = await request(appFor(view)).get('/d/nums')
+    expect(response.text).toBe('Service Unavailable\n')
+    expect(response.status).toBe(503)
+    expect(response.headers['retry-after']).toBe('5')
+  })
+})
