@@ -1,4 +1,5 @@
 /** ObjectDownloadView on real Postgres: lookups, metadata-only answers, hooks, node:http, faults. */
+import { readdirSync } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import express from 'express'
@@ -6,7 +7,14 @@ import request from 'supertest'
 import type { DataSource, Repository } from 'typeorm'
 import { createDataSource } from '../../ormconfig'
 import { Document } from '../../entities/Document'
-import { ConfigurationError, ObjectDownloadView, StoredFile, storages, toHandler } from '../../src'
+import {
+  ConfigurationError,
+  downloadErrorHandler,
+  ObjectDownloadView,
+  StoredFile,
+  storages,
+  toHandler,
+} from '../../src'
 import type { StoredFile as StoredFileType } from '../../src'
 import { assertDownload, binaryParser } from '../../src/testing'
 import { createTestDataSource, resetDatabase } from '../helpers/database'
@@ -239,5 +247,65 @@ describe('ObjectDownloadView before its DataSource is initialized', () => {
     expect(response.text).toBe('Service Unavailable\n')
     expect(response.status).toBe(503)
     expect(response.headers['retry-after']).toBe('5')
+  })
+})
+
+describe('ObjectDownloadView when a client aborts mid-download', () => {
+  const openDescriptors = () => readdirSync('/proc/self/fd').length
+
+  it('closes the file: descriptors return to their level before, and the next request succeeds', async () => {
+    await counting.save('docs/big.bin', Buffer.alloc(8 * 1024 * 1024, 7))
+    await documents.save(
+      documents.create({ slug: 'big', file: Object.assign(new StoredFile(), { path: 'docs/big.bin' }) }),
+    )
+    const server = http.createServer(appFor(bySlug()))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as AddressInfo
+    try {
+      const before = openDescriptors()
+      for (let i = 0; i < 20; i++) {
+        await new Promise<void>((resolve, reject) => {
+          const req = http.get({ host: '127.0.0.1', port, path: '/d/big', agent: false }, (res) => {
+            res.once('data', () => {
+              req.destroy()
+              resolve()
+            })
+          })
+          req.on('error', (error) => (req.destroyed ? resolve() : reject(error)))
+        })
+      }
+      let after = openDescriptors()
+      for (let attempt = 0; attempt < 50 && after > before; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 20))
+        after = openDescriptors()
+      }
+      expect(after).toBeLessThanOrEqual(before)
+      const next = await fetch(`http://127.0.0.1:${port}/d/nums`)
+      expect(await next.text()).toBe('123456789')
+    } finally {
+      server.closeAllConnections()
+      server.close()
+    }
+  })
+})
+
+describe('ObjectDownloadView when something unexpected fails', () => {
+  it('hands the error to Express (500) and keeps serving', async () => {
+    class Broken extends ObjectDownloadView<Document> {
+      override async getObject(): Promise<Document> {
+        throw new Error('boom: /secret/path')
+      }
+    }
+    const app = express()
+    app.all(
+      '/broken/:slug',
+      toHandler(new Broken({ dataSource, entity: Document, lookup: 'slug', file: 'file' })),
+    )
+    app.all('/d/:slug', toHandler(bySlug()))
+    app.use(downloadErrorHandler())
+    const broken = await request(app).get('/broken/nums')
+    expect(broken.status).toBe(500)
+    expect(broken.text).toBe('Internal Server Error\n')
+    expect((await request(app).get('/d/nums')).status).toBe(200)
   })
 })
