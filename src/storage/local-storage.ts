@@ -1,6 +1,6 @@
 /** @module A Storage on the local file system, confined to one root directory (through symlinks too). */
 import { randomBytes } from 'node:crypto'
-import { createWriteStream, promises as fs } from 'node:fs'
+import { createWriteStream, promises as fs, type Stats } from 'node:fs'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -92,35 +92,64 @@ export class LocalStorage implements Storage {
   async save(key: string, source: SaveSource): Promise<StorageStat> {
     const normal = normalizeKey(key)
     const target = path.join(this.root, normal)
-    const directory = path.dirname(target)
-    await fs.mkdir(directory, { recursive: true })
-    // A directory on the way may be a symlink that leads out of the root.
-    await this.confine(await fs.realpath(directory), key)
+    const directory = await this.makeDirectories(normal, key).catch((error: unknown) =>
+      this.inTheWay(error, key),
+    )
     // Write beside the target, then rename: readers never see half a file.
     const temporary = path.join(directory, `.${path.basename(target)}.${randomBytes(6).toString('hex')}.part`)
     try {
       await pipeline(toReadable(source), createWriteStream(temporary, { flags: 'wx' }))
       await fs.rename(temporary, target)
     } catch (error) {
-      await fs.rm(temporary, { force: true })
-      throw error
+      await fs.rm(temporary, { force: true }).catch(() => undefined)
+      this.inTheWay(error, key)
     }
     return this.stat(normal)
   }
 
   async delete(key: string): Promise<void> {
-    let file: string
+    // Remove the key itself, not what it resolves to: deleting a symlink must not delete its target.
+    const file = path.join(this.root, normalizeKey(key))
+    let stats: Stats
     try {
-      file = await this.resolveExisting(key)
+      await this.resolveExisting(key)
+      // The key's directory must be inside the root as well, or the link removed would be someone else's.
+      await this.confine(
+        await fs.realpath(path.dirname(file)).catch((error: unknown) => this.translate(error, key)),
+        key,
+      )
+      stats = await fs.lstat(file).catch((error: unknown) => this.translate(error, key))
     } catch (error) {
       if (error instanceof FileNotFoundError) return
       throw error
     }
+    // A directory is no file: its key is only a prefix of other keys, as in the other storages.
+    if (stats.isDirectory()) return
     await fs.rm(file, { force: true })
   }
 
   localPath(key: string): string {
     return path.join(this.root, normalizeKey(key))
+  }
+
+  /**
+   * Creates the directories of the normalised key one at a time, checking each before going deeper:
+   * a directory on the way may be a symlink that leads out of the root, and nothing may be created there.
+   */
+  private async makeDirectories(normal: string, key: string): Promise<string> {
+    await fs.mkdir(this.root, { recursive: true })
+    let directory = this.root
+    for (const segment of normal.split('/').slice(0, -1)) {
+      directory = path.join(directory, segment)
+      await fs.mkdir(directory).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error
+      })
+      await this.confine(
+        await fs.realpath(directory).catch((error: unknown) => this.translate(error, key)),
+        key,
+      )
+    }
+    return directory
   }
 
   /** Normalises `key`, follows symlinks, and checks that the real path is still inside the root. */
@@ -139,6 +168,15 @@ export class LocalStorage implements Storage {
     if (real !== root && !real.startsWith(root.endsWith(path.sep) ? root : root + path.sep)) {
       throw new UnsafePathError(`Key "${key}" leads outside ${this.name}`)
     }
+  }
+
+  /** A file where a folder should be, or the reverse: the key cannot be saved, and no path leaks. */
+  private inTheWay(error: unknown, key: string): never {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code
+    if (code === 'ENOTDIR' || code === 'EISDIR' || code === 'EEXIST') {
+      throw new BadPathError(`Cannot save "${key}" in ${this.name}: a file or folder is in the way`)
+    }
+    throw error
   }
 
   private notFound(key: string): FileNotFoundError {
