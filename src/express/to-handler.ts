@@ -28,14 +28,23 @@ export function downloadErrorHandler(): ErrorRequestHandler {
       return
     }
     const status = statusForError(error) ?? clientErrorStatus(error) ?? 500
-    const headers: Record<string, string> = { 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' }
+    const headers: Record<string, string> = {
+      'X-Content-Type-Options': 'nosniff',
+      'Cache-Control': 'no-store',
+    }
     if (status === 503) headers['Retry-After'] = '5'
-    res.status(status).type('text/plain').set(headers).send(`${STATUS_CODES[status] ?? 'Error'}\n`)
+    res
+      .status(status)
+      .type('text/plain')
+      .set(headers)
+      .send(`${STATUS_CODES[status] ?? 'Error'}\n`)
   }
 }
 
 /** The 4xx that Express and its middlewares attach to errors (`status`), such as a bad URL escape. */
 function clientErrorStatus(error: unknown): number | undefined {
-  const status = (error as { status?: unknown; statusCode?: unknown } | null)?.status ?? (error as { statusCode?: unknown } | null)?.statusCode
+  const status =
+    (error as { status?: unknown; statusCode?: unknown } | null)?.status ??
+    (error as { statusCode?: unknown } | null)?.statusCode
   return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined
 }

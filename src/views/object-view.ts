@@ -200,7 +200,9 @@ export class ObjectDownloadView<E extends ObjectLiteral> extends DownloadView {
     if (this.prepared) return this.prepared
     if (!this.dataSource.isInitialized) {
       // Requests that arrive before startup finished: "try again soon", not a crash.
-      throw new ServiceUnavailableError(`ObjectDownloadView: the DataSource of ${this.entity.name} is not initialized yet`)
+      throw new ServiceUnavailableError(
+        `ObjectDownloadView: the DataSource of ${this.entity.name} is not initialized yet`,
+      )
     }
     const metadata = this.dataSource.getMetadata(this.entity)
     const lookupColumn = metadata.findColumnWithPropertyPath(this.lookup.column)

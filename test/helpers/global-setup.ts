@@ -24,7 +24,11 @@ export default async function globalSetup(): Promise<void> {
     return
   }
   const parent = await mkdtemp(path.join(os.tmpdir(), 'downloadview-pg-'))
-  const embedded = await startEmbeddedPostgres({ dataDir: path.join(parent, 'data'), database: 'downloadview_test', persistent: false })
+  const embedded = await startEmbeddedPostgres({
+    dataDir: path.join(parent, 'data'),
+    database: 'downloadview_test',
+    persistent: false,
+  })
   process.env.DATABASE_URL = embedded.url
   globals.__downloadviewStopDatabase = async () => {
     await embedded.stop()
