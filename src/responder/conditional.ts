@@ -29,7 +29,7 @@ export function evaluatePreconditions(
   if (ifMatch !== undefined) {
     const tags = parseEntityTags(ifMatch)
     const matched =
-      tags === '*' || (etag !== undefined && tags !== undefined && tags.some((tag) => strongMatch(tag, etag)))
+      tags === '*' || (etag !== undefined && tags?.some((tag) => strongMatch(tag, etag)) === true)
     if (!matched) return 'precondition-failed'
   } else {
     // Step 2: If-Unmodified-Since, only without If-Match, and only with a valid date (§13.1.4).
@@ -42,8 +42,7 @@ export function evaluatePreconditions(
   // Step 3: If-None-Match, weak comparison (§13.1.2).
   if (ifNoneMatch !== undefined) {
     const tags = parseEntityTags(ifNoneMatch)
-    const matched =
-      tags === '*' || (etag !== undefined && tags !== undefined && tags.some((tag) => weakMatch(tag, etag)))
+    const matched = tags === '*' || (etag !== undefined && tags?.some((tag) => weakMatch(tag, etag)) === true)
     if (matched) return method === 'GET' || method === 'HEAD' ? 'not-modified' : 'precondition-failed'
     return 'proceed'
   }

@@ -2,8 +2,11 @@
 import { charset, lookup } from 'mime-types'
 
 // type "/" subtype *( OWS ";" OWS parameter ), tokens only (RFC 9110 §8.3.1): nothing that could split a header.
+// OWS is spaces and tabs only (`\s` would let CR/LF through). A quoted value holds qdtext only
+// (HTAB, SP, visible ASCII but " and \, obs-text): no NUL, DEL or character above U+00FF, which
+// Node would refuse in a header after the response was planned.
 const MEDIA_TYPE =
-  /^[!#$%&'*+.^_`|~0-9A-Za-z-]+\/[!#$%&'*+.^_`|~0-9A-Za-z-]+(\s*;\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+=("[^"\\\r\n]*"|[!#$%&'*+.^_`|~0-9A-Za-z-]+))*$/
+  /^[!#$%&'*+.^_`|~0-9A-Za-z-]+\/[!#$%&'*+.^_`|~0-9A-Za-z-]+([\t ]*;[\t ]*[!#$%&'*+.^_`|~0-9A-Za-z-]+=("[\t\x20\x21\x23-\x5b\x5d-\x7e\x80-\xff]*"|[!#$%&'*+.^_`|~0-9A-Za-z-]+))*$/
 
 const OCTET_STREAM = 'application/octet-stream'
 

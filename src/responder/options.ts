@@ -32,7 +32,9 @@ export interface RespondOptions {
    */
   maxRanges?: number
   /**
-   * Extra response headers the view adds to every file response (not to errors).
+   * Extra response headers on every answer about the file (200, 206, 304, 412, 416); not on 404s.
+   * The responder's own headers win. Framing headers (Content-Length, Content-Range,
+   * Transfer-Encoding, Connection) are refused: the responder alone decides them.
    * @default {}
    */
   headers?: Record<string, string>
@@ -42,6 +44,7 @@ export interface RespondOptions {
 export type ResolvedRespondOptions = Required<RespondOptions>
 
 const KNOWN = new Set(['attachment', 'cacheControl', 'activeContent', 'acceptRanges', 'maxRanges', 'headers'])
+const FRAMING = new Set(['content-length', 'content-range', 'transfer-encoding', 'connection'])
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 // Field values: visible ASCII, space and tab, obs-text; never CR, LF or NUL (RFC 9110 §5.5).
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
@@ -78,6 +81,7 @@ export function resolveRespondOptions(options: RespondOptions, owner: string): R
     fail('maxRanges', 'must be an integer of at least 1')
   for (const [name, value] of Object.entries(resolved.headers)) {
     if (!TOKEN.test(name)) fail('headers', `has an invalid header name "${name}"`)
+    if (FRAMING.has(name.toLowerCase())) fail('headers', `may not set "${name}": the responder decides it`)
     if (typeof value !== 'string' || !FIELD_VALUE.test(value))
       fail('headers', `has an invalid value for "${name}"`)
   }

@@ -77,7 +77,6 @@ export function respond(
   if (opts.cacheControl !== false) cacheHeaders['Cache-Control'] = opts.cacheControl
 
   const headers: Record<string, string> = {
-    ...opts.headers,
     ...cacheHeaders,
     'Content-Type': contentType,
     'Content-Disposition': contentDisposition(file.name, { attachment }),
@@ -90,15 +89,20 @@ export function respond(
   // Preconditions (§13.2.2): 412 before 304, both answered from metadata alone.
   const precondition = evaluatePreconditions(method, request.headers, validators)
   if (precondition === 'precondition-failed') {
-    return { status: 412, headers: { ...opts.headers, ...cacheHeaders, 'Content-Length': '0' }, file }
+    return { status: 412, headers: withExtra(opts.headers, { ...cacheHeaders, 'Content-Length': '0' }), file }
   }
   if (precondition === 'not-modified')
-    return { status: 304, headers: { ...opts.headers, ...cacheHeaders }, file }
+    return { status: 304, headers: withExtra(opts.headers, cacheHeaders), file }
 
   const head = method === 'HEAD'
   if (size === undefined) {
     // Unknown size: chunked, no ranges.
-    return { status: 200, headers, file, body: head ? undefined : () => file.open() }
+    return {
+      status: 200,
+      headers: withExtra(opts.headers, headers),
+      file,
+      body: head ? undefined : () => file.open(),
+    }
   }
 
   // Range (§14.2): GET only, ignored when If-Range does not hold.
@@ -113,12 +117,11 @@ export function respond(
     if (range.kind === 'unsatisfiable') {
       return {
         status: 416,
-        headers: {
-          ...opts.headers,
+        headers: withExtra(opts.headers, {
           ...cacheHeaders,
           'Content-Range': `bytes */${size}`,
           'Content-Length': '0',
-        },
+        }),
         file,
       }
     }
@@ -128,20 +131,40 @@ export function respond(
       if (ranges.length === 1 && only) {
         headers['Content-Range'] = `bytes ${only.start}-${only.end}/${size}`
         headers['Content-Length'] = String(only.end - only.start + 1)
-        return { status: 206, headers, file, ranges, body: () => file.open(only) }
+        return {
+          status: 206,
+          headers: withExtra(opts.headers, headers),
+          file,
+          ranges,
+          body: () => file.open(only),
+        }
       }
       const multipart = multipartBody(file, ranges, size, contentType)
       headers['Content-Type'] = multipart.contentType
       headers['Content-Length'] = String(multipart.length)
-      return { status: 206, headers, file, ranges, body: multipart.open }
+      return { status: 206, headers: withExtra(opts.headers, headers), file, ranges, body: multipart.open }
     }
   }
 
   headers['Content-Length'] = String(size)
-  if (head) return { status: 200, headers, file }
+  if (head) return { status: 200, headers: withExtra(opts.headers, headers), file }
   // Read exactly the announced bytes: a file that grew since its metadata was taken cannot overrun.
   const whole: ByteRange | undefined = size > 0 ? { start: 0, end: size - 1 } : undefined
-  return { status: 200, headers, file, body: () => file.open(whole) }
+  return { status: 200, headers: withExtra(opts.headers, headers), file, body: () => file.open(whole) }
+}
+
+/**
+ * `ours` plus the view's extra headers. Ours win whatever the case of an extra name: Node sends
+ * `content-length` and `Content-Length` as two fields, and a second Content-Length or Content-Type
+ * breaks the response.
+ */
+function withExtra(extra: Record<string, string>, ours: Record<string, string>): Record<string, string> {
+  const taken = new Set(Object.keys(ours).map((name) => name.toLowerCase()))
+  const merged: Record<string, string> = {}
+  for (const [name, value] of Object.entries(extra)) {
+    if (!taken.has(name.toLowerCase())) merged[name] = value
+  }
+  return { ...merged, ...ours }
 }
 
 function isResolved(options: ResolvedRespondOptions | RespondOptions): options is ResolvedRespondOptions {

@@ -47,10 +47,22 @@ export async function sendPlan(
   }
   const declared = plan.headers['Content-Length']
   const expected = declared === undefined ? undefined : Number(declared)
+  // A source that fails while the connection is still up is our failure, even when its error
+  // carries a network code (an upstream ECONNRESET) or none (destroyed without an error): log it.
+  // Once the client has gone, the pipeline destroys the source too, but the socket is gone first.
+  const socket = res.socket
+  let sourceFailed = false
+  const onSourceFailure = () => {
+    if (socket && !socket.destroyed) sourceFailed = true
+  }
+  body.once('error', onSourceFailure)
+  body.once('close', () => {
+    if (!body.readableEnded) onSourceFailure()
+  })
   try {
     await (expected === undefined ? pipeline(body, res) : pipeline(body, exactly(expected), res))
   } catch (error) {
-    if (isClientGone(error, res)) return
+    if (!sourceFailed && isClientGone(error, res)) return
     logger.error(`Download of "${plan.file?.name ?? 'file'}" failed after the headers were sent`, error)
     res.destroy()
   }
