@@ -1,7 +1,7 @@
 /** @module The Express adapter: the only module that knows Express. */
-import { STATUS_CODES } from 'node:http'
 import type { ErrorRequestHandler, RequestHandler } from 'express'
 import { statusForError } from '../errors'
+import { statusAnswer } from '../responder/respond'
 import type { DownloadView } from '../views/download-view'
 
 /**
@@ -27,17 +27,8 @@ export function downloadErrorHandler(): ErrorRequestHandler {
       next(error)
       return
     }
-    const status = statusForError(error) ?? clientErrorStatus(error) ?? 500
-    const headers: Record<string, string> = {
-      'X-Content-Type-Options': 'nosniff',
-      'Cache-Control': 'no-store',
-    }
-    if (status === 503) headers['Retry-After'] = '5'
-    res
-      .status(status)
-      .type('text/plain')
-      .set(headers)
-      .send(`${STATUS_CODES[status] ?? 'Error'}\n`)
+    const answer = statusAnswer(statusForError(error) ?? clientErrorStatus(error) ?? 500)
+    res.writeHead(answer.status, answer.headers).end(answer.text)
   }
 }
 

@@ -3,7 +3,7 @@
  * body), following RFC 9110. It never sees the response object; `send.ts` or an adapter writes the
  * plan, and offload rewrites it.
  */
-import type { IncomingHttpHeaders } from 'node:http'
+import { type IncomingHttpHeaders, STATUS_CODES } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { DownloadFile } from '../files/download-file'
 import type { ByteRange } from '../storage/storage'
@@ -36,6 +36,26 @@ export interface ResponsePlan {
 
 /** The methods a download answers. */
 export const ALLOWED_METHODS = 'GET, HEAD'
+
+/**
+ * A short plain-text answer for an error status (404, 400, 503…): the status text only, never a
+ * path or a stack; `Retry-After` on 503.
+ */
+export function statusAnswer(status: number): {
+  status: number
+  headers: Record<string, string>
+  text: string
+} {
+  const text = `${STATUS_CODES[status] ?? 'Error'}\n`
+  const headers: Record<string, string> = {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': String(Buffer.byteLength(text)),
+    'X-Content-Type-Options': 'nosniff',
+    'Cache-Control': 'no-store',
+  }
+  if (status === 503) headers['Retry-After'] = '5'
+  return { status, headers, text }
+}
 
 /** The 405 plan for a method other than GET or HEAD. */
 export function methodNotAllowed(): ResponsePlan {

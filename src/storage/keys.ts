@@ -1,5 +1,6 @@
 /** @module Storage key normalisation: one rule that every storage adapter applies. */
-import { BadPathError, UnsafePathError } from '../errors'
+import { BadPathError, FileNotFoundError, UnsafePathError } from '../errors'
+import type { Storage } from './storage'
 
 /**
  * Normalises a storage key to `a/b/c.txt` form, or throws.
@@ -29,4 +30,24 @@ export function normalizeKey(key: string): string {
   }
   if (segments.length === 0) throw new BadPathError('A storage key must name a file')
   return segments.join('/')
+}
+
+/**
+ * `exists()` in terms of `stat()`: `false` for a missing file and for a key that is not safe, so a
+ * probe never throws for what a client typed; other failures (permissions, I/O) still throw.
+ */
+export async function existsByStat(storage: Pick<Storage, 'stat'>, key: string): Promise<boolean> {
+  try {
+    await storage.stat(key)
+    return true
+  } catch (error) {
+    if (
+      error instanceof FileNotFoundError ||
+      error instanceof UnsafePathError ||
+      error instanceof BadPathError
+    ) {
+      return false
+    }
+    throw error
+  }
 }

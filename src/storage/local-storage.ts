@@ -5,7 +5,7 @@ import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { BadPathError, ConfigurationError, FileNotFoundError, UnsafePathError } from '../errors'
-import { normalizeKey } from './keys'
+import { existsByStat, normalizeKey } from './keys'
 import { toReadable } from './source'
 import type { ByteRange, SaveSource, Storage, StorageStat } from './storage'
 
@@ -54,20 +54,8 @@ export class LocalStorage implements Storage {
     return { size: stats.size, modifiedAt: stats.mtime }
   }
 
-  async exists(key: string): Promise<boolean> {
-    try {
-      await this.stat(key)
-      return true
-    } catch (error) {
-      if (
-        error instanceof FileNotFoundError ||
-        error instanceof UnsafePathError ||
-        error instanceof BadPathError
-      ) {
-        return false
-      }
-      throw error
-    }
+  exists(key: string): Promise<boolean> {
+    return existsByStat(this, key)
   }
 
   async open(key: string, range?: ByteRange): Promise<Readable> {

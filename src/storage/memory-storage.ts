@@ -1,7 +1,7 @@
 /** @module A Storage that keeps files in memory: for tests and generated content. */
 import { Readable } from 'node:stream'
-import { BadPathError, FileNotFoundError, UnsafePathError } from '../errors'
-import { normalizeKey } from './keys'
+import { FileNotFoundError } from '../errors'
+import { existsByStat, normalizeKey } from './keys'
 import { toReadable } from './source'
 import type { ByteRange, SaveSource, Storage, StorageStat } from './storage'
 
@@ -30,20 +30,8 @@ export class MemoryStorage implements Storage {
     return { size: entry.data.length, modifiedAt: entry.modifiedAt }
   }
 
-  async exists(key: string): Promise<boolean> {
-    try {
-      this.get(key)
-      return true
-    } catch (error) {
-      if (
-        error instanceof FileNotFoundError ||
-        error instanceof UnsafePathError ||
-        error instanceof BadPathError
-      ) {
-        return false
-      }
-      throw error
-    }
+  exists(key: string): Promise<boolean> {
+    return existsByStat(this, key)
   }
 
   async open(key: string, range?: ByteRange): Promise<Readable> {

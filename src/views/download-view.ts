@@ -2,11 +2,17 @@
  * @module DownloadView: the base of every view. A view finds a DownloadFile; the responder decides
  * the response; `sendPlan` writes it. Views never set headers, read Range or map errors themselves.
  */
-import { type IncomingMessage, STATUS_CODES, type ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { statusForError } from '../errors'
 import type { DownloadFile } from '../files/download-file'
 import type { ResolvedRespondOptions, RespondOptions } from '../responder/options'
-import { methodNotAllowed, prepareRespondOptions, respond, type ResponsePlan } from '../responder/respond'
+import {
+  methodNotAllowed,
+  prepareRespondOptions,
+  respond,
+  type ResponsePlan,
+  statusAnswer,
+} from '../responder/respond'
 import { type Logger, sendPlan, stderrLogger } from '../responder/send'
 
 /** Route parameters, as a router hands them over (Express 5 gives arrays for `*splat`). */
@@ -73,7 +79,8 @@ export abstract class DownloadView {
     } catch (error) {
       const status = statusForError(error)
       if (status === undefined || res.headersSent) throw error
-      writeStatus(res, status)
+      const answer = statusAnswer(status)
+      res.writeHead(answer.status, answer.headers).end(answer.text)
     }
   }
 
@@ -83,17 +90,4 @@ export abstract class DownloadView {
       this.serve(req, res, req.params ?? {}).catch(next)
     }
   }
-}
-
-/** A short plain-text error answer. Clients get the status text, never a path or a stack. */
-function writeStatus(res: ServerResponse, status: number): void {
-  const text = `${STATUS_CODES[status] ?? 'Error'}\n`
-  const headers: Record<string, string> = {
-    'Content-Type': 'text/plain; charset=utf-8',
-    'Content-Length': String(Buffer.byteLength(text)),
-    'X-Content-Type-Options': 'nosniff',
-    'Cache-Control': 'no-store',
-  }
-  if (status === 503) headers['Retry-After'] = '5'
-  res.writeHead(status, headers).end(text)
 }
