@@ -227,7 +227,7 @@ export class ObjectDownloadView<E extends ObjectLiteral> extends DownloadView {
       typeof lookupColumn.type === 'function' ? lookupColumn.type.name : lookupColumn.type,
     ).toLowerCase()
     this.prepared = {
-      sql: `SELECT ${select} FROM ${table} WHERE ${driver.escape(lookupColumn.databaseName)} = $1 LIMIT 1`,
+      sql: `SELECT ${select} FROM ${table} WHERE ${driver.escape(lookupColumn.databaseName)} = ${driver.createParameter('value', 0)} LIMIT 1`,
       columns: wanted,
       metadata,
       lookupType:
