@@ -48,7 +48,7 @@ export async function attachFile<E extends ObjectLiteral>(
     typeof source.path === 'string' &&
     !(source instanceof Readable)
   const name = safeBasename(
-    options.name ?? (isPath ? path.basename((source as { path: string }).path) : 'file'),
+    options.name ?? (isPath ? path.basename((source as { path: string }).path) : nameOfStream(source)),
     'file',
   )
   if (options.contentType !== undefined && typeof options.contentType !== 'string') {
@@ -84,4 +84,10 @@ export async function attachFile<E extends ObjectLiteral>(
 function toIterable(source: Exclude<AttachSource, { path: string }>): AsyncIterable<unknown> {
   if (source instanceof Uint8Array) return Readable.from([source])
   return source as AsyncIterable<unknown>
+}
+
+/** A file stream (`fs.createReadStream`) carries its path: use its basename as the default name. */
+function nameOfStream(source: AttachSource): string {
+  const streamPath = source instanceof Readable ? (source as Readable & { path?: unknown }).path : undefined
+  return typeof streamPath === 'string' ? path.basename(streamPath) : 'file'
 }

@@ -10,7 +10,7 @@ import {
   type ObjectLiteral,
   type UpdateEvent,
 } from 'typeorm'
-import { FileColumnError, FileNotFoundError } from '../errors'
+import { BadPathError, FileColumnError, FileNotFoundError, UnsafePathError } from '../errors'
 import { basename } from '../files/storage-file'
 import { storages } from '../storage/registry'
 import { sha256Of } from './checksum'
@@ -82,6 +82,14 @@ async function describe(
       throw new FileColumnError(
         `Cannot save ${where}: there is no file at "${value.path}" in ${storage.name}`,
         { cause: error },
+      )
+    }
+    if (error instanceof UnsafePathError || error instanceof BadPathError) {
+      throw new FileColumnError(
+        `Cannot save ${where}: "${value.path}" is not a safe key in ${storage.name}`,
+        {
+          cause: error,
+        },
       )
     }
     throw error

@@ -131,7 +131,14 @@ export function FileColumn(options: FileColumnOptions = {}): PropertyDecorator {
 
 /** The file columns of an entity class, its parents' included. */
 export function getFileColumns(entity: Function): FileColumnMetadata[] {
-  return registry.filter((column) => column.target === entity || entity.prototype instanceof column.target)
+  const byProperty = new Map<string, FileColumnMetadata>()
+  for (const column of registry) {
+    if (column.target !== entity && !(entity.prototype instanceof column.target)) continue
+    // A subclass that declares the same property again overrides its parent's column.
+    const seen = byProperty.get(column.propertyName)
+    if (!seen || column.target.prototype instanceof seen.target) byProperty.set(column.propertyName, column)
+  }
+  return [...byProperty.values()]
 }
 
 /** The file column `propertyName` of `entity`, or a ConfigurationError that names what is missing. */

@@ -57,7 +57,8 @@ export function assertDownload(response: ResponseLike, expected: ExpectedDownloa
   }
   if (expected.contentType !== undefined) {
     const essence = (header('Content-Type') ?? '').split(';')[0]?.trim()
-    if (essence !== expected.contentType)
+    // Media types are case-insensitive (RFC 9110 §8.3.1).
+    if (essence?.toLowerCase() !== expected.contentType.toLowerCase())
       problems.push(`Content-Type is ${essence}, expected ${expected.contentType}`)
   }
   if (expected.basename !== undefined || expected.attachment !== undefined) {
