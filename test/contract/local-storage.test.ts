@@ -8,7 +8,8 @@ import { Readable } from 'node:stream'
 import { setTimeout as delay } from 'node:timers/promises'
 import { BadPathError, ConfigurationError, FileNotFoundError, UnsafePathError } from '../../src/errors'
 import { LocalStorage, type LocalStorageOptions } from '../../src/storage/local-storage'
-import { binaryPayload, describeStorageContract, readAll, rejectionOf } from './storage.contract'
+import { readAll, rejectionOf } from '../helpers/streams'
+import { binaryPayload, describeStorageContract } from './storage.contract'
 
 const temporaryDirectory = () => mkdtemp(path.join(os.tmpdir(), 'downloadview-local-'))
 

@@ -5,28 +5,12 @@ import { Readable } from 'node:stream'
 import { types } from 'node:util'
 import { BadPathError, FileNotFoundError, UnsafePathError } from '../../src/errors'
 import type { Storage } from '../../src/storage/storage'
+import { readAll, rejectionOf } from '../helpers/streams'
 
 /** What a contract run needs: a fresh, empty storage, and a way to throw it away. */
 export interface StorageUnderTest {
   storage: Storage
   cleanup?: () => Promise<void>
-}
-
-/** Reads a stream to its end. */
-export async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string))
-  return Buffer.concat(chunks)
-}
-
-/** The error `promise` rejects with; fails the test when it resolves. */
-export async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise
-  } catch (error) {
-    return error
-  }
-  throw new Error('Expected the promise to reject, but it resolved')
 }
 
 /** 3 MiB in which every byte value occurs, in an order that no off-by-one or re-encoding can preserve. */

@@ -14,6 +14,7 @@ import { normalizeKey } from '../../../src/storage/keys'
 import { MemoryStorage } from '../../../src/storage/memory-storage'
 import { storages } from '../../../src/storage/registry'
 import { CountingStorage } from '../../helpers/storage'
+import { readAll, rejectionOf } from '../../helpers/streams'
 
 @Entity()
 class Document {
@@ -33,23 +34,6 @@ const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12
 const HELLO = Buffer.from('Hello world!\n')
 
 const sha256 = (bytes: string | Buffer) => createHash('sha256').update(bytes).digest('hex')
-
-/** Reads a stream to its end. */
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string))
-  return Buffer.concat(chunks)
-}
-
-/** The error `promise` rejects with; fails the test when it resolves. */
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise
-  } catch (error) {
-    return error
-  }
-  throw new Error('Expected the promise to reject, but it resolved')
-}
 
 /** The bytes `document.file` points at in the memory storage. */
 async function storedBytes(value: StoredFile | null): Promise<Buffer> {

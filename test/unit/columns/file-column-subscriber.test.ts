@@ -10,6 +10,7 @@ import { BadPathError, ConfigurationError, FileColumnError, UnsafePathError } fr
 import { MemoryStorage } from '../../../src/storage/memory-storage'
 import { storages } from '../../../src/storage/registry'
 import { CountingStorage } from '../../helpers/storage'
+import { rejectionOf } from '../../helpers/streams'
 
 @Entity()
 class Document {
@@ -35,16 +36,6 @@ function documentWith(fields: Partial<StoredFile> | null): Document {
   document.slug = 'a'
   document.file = fields === null ? null : stored(fields)
   return document
-}
-
-/** The error `promise` rejects with; fails the test when it resolves. */
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise
-  } catch (error) {
-    return error
-  }
-  throw new Error('Expected the promise to reject, but it resolved')
 }
 
 const REPORT = Buffer.from('%PDF-1.4 pretend report')

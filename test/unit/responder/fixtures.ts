@@ -76,13 +76,6 @@ export class MemoryFile implements DownloadFile {
   }
 }
 
-/** Every byte of `stream`. */
-export async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer))
-  return Buffer.concat(chunks)
-}
-
 /** One part of a multipart/byteranges body. */
 export interface Part {
   headers: Record<string, string>

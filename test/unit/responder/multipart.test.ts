@@ -1,7 +1,8 @@
 import { once } from 'node:events'
 import { FileNotFoundError } from '../../../src/errors'
 import { multipartBody } from '../../../src/responder/multipart'
-import { boundaryOf, MemoryFile, NUMS, parseMultipart, readAll } from './fixtures'
+import { readAll } from '../../helpers/streams'
+import { boundaryOf, MemoryFile, NUMS, parseMultipart } from './fixtures'
 
 const TYPE = 'text/plain; charset=utf-8'
 const RANGES = [

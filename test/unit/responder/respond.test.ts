@@ -17,8 +17,8 @@ import {
   NUMS,
   NUMS_SHA256,
   parseMultipart,
-  readAll,
 } from './fixtures'
+import { readAll } from '../../helpers/streams'
 
 const STRONG = `"${NUMS_SHA256}"`
 const WEAK = 'W/"9-18cc820d888"'
