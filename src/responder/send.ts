@@ -40,7 +40,13 @@ export async function sendPlan(
     body?.destroy()
     return
   }
-  res.writeHead(plan.status, plan.headers)
+  try {
+    res.writeHead(plan.status, plan.headers)
+  } catch (error) {
+    // Node refused a header: close the file we opened, and let the caller answer 500.
+    body?.destroy()
+    throw error
+  }
   if (!body) {
     res.end()
     return

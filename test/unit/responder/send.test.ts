@@ -2,12 +2,12 @@ import { once } from 'node:events'
 import {
   createServer,
   type IncomingHttpHeaders,
-  type IncomingMessage,
+  IncomingMessage,
   request,
   type Server,
-  type ServerResponse,
+  ServerResponse,
 } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, Socket } from 'node:net'
 import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { FileNotFoundError } from '../../../src/errors'
@@ -615,5 +615,17 @@ describe('stderrLogger', () => {
     const lines = stderr.lines()
     stderr.restore()
     expect(lines).toEqual(['[typeorm-downloadview] broken: 42\n'])
+  })
+})
+
+describe('sendPlan() when Node refuses a header', () => {
+  it('destroys the opened body and rethrows, so no descriptor is left open', async () => {
+    const source = Readable.from([Buffer.from('x')])
+    const res = new ServerResponse(new IncomingMessage(new Socket()))
+    const req = new IncomingMessage(new Socket())
+    req.method = 'GET'
+    const plan = { status: 200, headers: { 'X-Bad': 'a\nb' }, body: async () => source }
+    await expect(sendPlan(plan, req, res)).rejects.toThrow()
+    expect(source.destroyed).toBe(true)
   })
 })
