@@ -24,8 +24,14 @@ export { downloadErrorHandler, toHandler } from './express/to-handler'
 export type { DownloadFile, FileLocation } from './files/download-file'
 export { StorageFile, type StoredFileInfo } from './files/storage-file'
 export { contentDisposition } from './responder/disposition'
-export type { RespondOptions } from './responder/options'
-export { methodNotAllowed, type RequestLike, type ResponsePlan, respond } from './responder/respond'
+export { type ResolvedRespondOptions, type RespondOptions, resolveRespondOptions } from './responder/options'
+export {
+  methodNotAllowed,
+  planResponse,
+  type RequestLike,
+  type ResponsePlan,
+  respond,
+} from './responder/respond'
 export { type Logger, sendPlan } from './responder/send'
 export { LocalStorage, type LocalStorageOptions } from './storage/local-storage'
 export { MemoryStorage } from './storage/memory-storage'

@@ -77,9 +77,20 @@ export function methodNotAllowed(): ResponsePlan {
 export function respond(
   request: RequestLike,
   file: DownloadFile,
-  options: ResolvedRespondOptions | RespondOptions = {},
+  options: RespondOptions = {},
 ): ResponsePlan {
-  const opts = isResolved(options) ? options : resolveRespondOptions(options, 'respond()')
+  return planResponse(request, file, resolveRespondOptions(options, 'respond()'))
+}
+
+/**
+ * `respond()` with options already resolved by `resolveRespondOptions()`: what views call on every
+ * request, so the options are checked once, when the view is built.
+ */
+export function planResponse(
+  request: RequestLike,
+  file: DownloadFile,
+  opts: ResolvedRespondOptions,
+): ResponsePlan {
   const method = request.method ?? 'GET'
   if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed()
 
@@ -185,19 +196,6 @@ function withExtra(extra: Record<string, string>, ours: Record<string, string>):
     if (!taken.has(name.toLowerCase())) merged[name] = value
   }
   return { ...merged, ...ours }
-}
-
-function isResolved(options: ResolvedRespondOptions | RespondOptions): options is ResolvedRespondOptions {
-  return RESOLVED.has(options)
-}
-
-const RESOLVED = new WeakSet<object>()
-
-/** Validates and resolves options once, so that `respond()` can skip the checks per request. */
-export function prepareRespondOptions(options: RespondOptions, owner: string): ResolvedRespondOptions {
-  const resolved = resolveRespondOptions(options, owner)
-  RESOLVED.add(resolved)
-  return resolved
 }
 
 function validDate(date: Date | undefined): Date | undefined {

@@ -5,14 +5,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { statusForError } from '../errors'
 import type { DownloadFile } from '../files/download-file'
-import type { ResolvedRespondOptions, RespondOptions } from '../responder/options'
-import {
-  methodNotAllowed,
-  prepareRespondOptions,
-  respond,
-  type ResponsePlan,
-  statusAnswer,
-} from '../responder/respond'
+import { type ResolvedRespondOptions, type RespondOptions, resolveRespondOptions } from '../responder/options'
+import { methodNotAllowed, planResponse, type ResponsePlan, statusAnswer } from '../responder/respond'
 import { type Logger, sendPlan, stderrLogger } from '../responder/send'
 
 /** Route parameters, as a router hands them over (Express 5 gives arrays for `*splat`). */
@@ -46,7 +40,7 @@ export abstract class DownloadView {
   protected readonly logger: Logger
 
   constructor(options: DownloadViewOptions) {
-    this.respondOptions = prepareRespondOptions(options, this.constructor.name)
+    this.respondOptions = resolveRespondOptions(options, this.constructor.name)
     this.logger = options.logger ?? stderrLogger
   }
 
@@ -55,7 +49,7 @@ export abstract class DownloadView {
 
   /** The response plan for `file`; override to adjust it (offload does). */
   protected plan(request: DownloadRequest, file: DownloadFile): ResponsePlan {
-    return respond(request.req, file, this.respondOptions)
+    return planResponse(request.req, file, this.respondOptions)
   }
 
   /**

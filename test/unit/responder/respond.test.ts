@@ -1,11 +1,11 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { decodeExtended, parse } from 'content-disposition'
 import { ConfigurationError } from '../../../src/errors'
-import type { RespondOptions } from '../../../src/responder/options'
+import { type RespondOptions, resolveRespondOptions } from '../../../src/responder/options'
 import {
   ALLOWED_METHODS,
   methodNotAllowed,
-  prepareRespondOptions,
+  planResponse,
   type ResponsePlan,
   respond,
 } from '../../../src/responder/respond'
@@ -1007,17 +1007,17 @@ describe('respond() options', () => {
     })
   })
 
-  describe('when prepared with prepareRespondOptions()', () => {
+  describe('when resolved once and planned with planResponse()', () => {
     it('gives the same plan as the raw options', () => {
       const raw: RespondOptions = { attachment: false, cacheControl: 'no-store', maxRanges: 1 }
-      const prepared = prepareRespondOptions(raw, 'TestView')
-      expect(get({ range: 'bytes=0-1' }, nums(), prepared).headers).toEqual(
-        get({ range: 'bytes=0-1' }, nums(), raw).headers,
-      )
+      const prepared = resolveRespondOptions(raw, 'TestView')
+      expect(
+        planResponse({ method: 'GET', headers: { range: 'bytes=0-1' } }, nums(), prepared).headers,
+      ).toEqual(get({ range: 'bytes=0-1' }, nums(), raw).headers)
     })
 
     it('throws for invalid options, naming the owner', () => {
-      expect(() => prepareRespondOptions({ maxRanges: -1 }, 'TestView')).toThrow(
+      expect(() => resolveRespondOptions({ maxRanges: -1 }, 'TestView')).toThrow(
         /^TestView: option "maxRanges"/,
       )
     })
