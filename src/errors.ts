@@ -32,6 +32,22 @@ export class UpstreamError extends DownloadError {
   }
 }
 
+/**
+ * A signed URL that is missing its signature, expired, tampered with, or signed by an unknown key:
+ * 403. The reason goes to the log; the client gets only the status text.
+ */
+export class SignatureError extends DownloadError {
+  override name = 'SignatureError'
+}
+
+/**
+ * The HTTP view refused to contact a destination: a host outside the allow-list, or an address
+ * (loopback, private, link-local, cloud metadata) that the SSRF guard forbids: 403.
+ */
+export class DestinationNotAllowedError extends DownloadError {
+  override name = 'DestinationNotAllowedError'
+}
+
 /** The database (or another service the lookup needs) cannot be reached right now: 503. */
 export class ServiceUnavailableError extends DownloadError {
   override name = 'ServiceUnavailableError'
@@ -54,6 +70,7 @@ export class ConfigurationError extends DownloadError {
 export function statusForError(error: unknown): number | undefined {
   if (error instanceof FileNotFoundError || error instanceof UnsafePathError) return 404
   if (error instanceof BadPathError) return 400
+  if (error instanceof SignatureError || error instanceof DestinationNotAllowedError) return 403
   if (error instanceof UpstreamError) return error.timedOut ? 504 : 502
   if (error instanceof ServiceUnavailableError) return 503
   return undefined

@@ -28,8 +28,24 @@ export interface DownloadFile {
   /** Where the bytes are, for offload. */
   readonly location?: FileLocation
   /**
+   * `false` when the bytes can be read only once, from the start (a single-use stream): the
+   * responder then sends `Accept-Ranges: none` and ignores Range, even when the size is known.
+   */
+  readonly acceptRanges?: boolean
+  /**
+   * A status the file's origin already decided for this very request: a proxied upstream that was
+   * forwarded the conditional and Range headers answered 304, 412 or 416. The responder relays it,
+   * with the file's validators, instead of deciding again.
+   */
+  readonly relayStatus?: 304 | 412 | 416
+  /**
    * Opens the whole file, or one inclusive byte range of it. Rejects (before any header is sent) when
    * the file is gone: `FileNotFoundError`.
    */
   open(range?: ByteRange): Promise<Readable>
+  /**
+   * Frees what the file holds open (an upstream response nobody read) once the response is done.
+   * Views call it after every request, whatever the outcome; it must be safe to call twice.
+   */
+  release?(): void
 }

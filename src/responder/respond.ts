@@ -100,6 +100,7 @@ export function planResponse(
   const contentType = resolveContentType(file.contentType, file.name)
   const active = isActiveContent(contentType)
   const attachment = opts.attachment || (active && opts.activeContent === 'attachment')
+  const ranged = opts.acceptRanges && size !== undefined && file.acceptRanges !== false
 
   // Validators and cache headers go on every answer about the file, 304 included (§15.4.5).
   const cacheHeaders: Record<string, string> = {}
@@ -112,13 +113,21 @@ export function planResponse(
     'Content-Type': contentType,
     'Content-Disposition': contentDisposition(file.name, { attachment }),
     'X-Content-Type-Options': 'nosniff',
-    'Accept-Ranges': opts.acceptRanges && size !== undefined ? 'bytes' : 'none',
+    'Accept-Ranges': ranged ? 'bytes' : 'none',
   }
   // Why sandbox: an inline HTML/SVG upload would otherwise run scripts on the app's origin.
   if (active) headers['Content-Security-Policy'] = 'sandbox'
 
+  // An origin that already answered this request's conditional or Range headers is relayed as is.
+  if (file.relayStatus === 416) return unsatisfiable(opts, cacheHeaders, size, file)
+
   // Preconditions (§13.2.2): 412 before 304, both answered from metadata alone.
-  const precondition = evaluatePreconditions(method, request.headers, validators)
+  const precondition =
+    file.relayStatus === 412
+      ? 'precondition-failed'
+      : file.relayStatus === 304
+        ? 'not-modified'
+        : evaluatePreconditions(method, request.headers, validators)
   if (precondition === 'precondition-failed') {
     return { status: 412, headers: withExtra(opts.headers, { ...cacheHeaders, 'Content-Length': '0' }), file }
   }
@@ -140,22 +149,12 @@ export function planResponse(
   const rangeHeader = request.headers.range
   if (
     method === 'GET' &&
-    opts.acceptRanges &&
+    ranged &&
     rangeHeader !== undefined &&
     ifRangeAllowsPartial(request.headers, validators)
   ) {
     const range = parseRange(rangeHeader, size, { maxRanges: opts.maxRanges })
-    if (range.kind === 'unsatisfiable') {
-      return {
-        status: 416,
-        headers: withExtra(opts.headers, {
-          ...cacheHeaders,
-          'Content-Range': `bytes */${size}`,
-          'Content-Length': '0',
-        }),
-        file,
-      }
-    }
+    if (range.kind === 'unsatisfiable') return unsatisfiable(opts, cacheHeaders, size, file)
     if (range.kind === 'partial') {
       const ranges = range.ranges
       const [only] = ranges
@@ -196,6 +195,18 @@ function withExtra(extra: Record<string, string>, ours: Record<string, string>):
     if (!taken.has(name.toLowerCase())) merged[name] = value
   }
   return { ...merged, ...ours }
+}
+
+/** 416, with the complete length in Content-Range when the size is known (§15.5.17). */
+function unsatisfiable(
+  opts: ResolvedRespondOptions,
+  cacheHeaders: Record<string, string>,
+  size: number | undefined,
+  file: DownloadFile,
+): ResponsePlan {
+  const headers: Record<string, string> = { ...cacheHeaders, 'Content-Length': '0' }
+  if (size !== undefined) headers['Content-Range'] = `bytes */${size}`
+  return { status: 416, headers: withExtra(opts.headers, headers), file }
 }
 
 function validDate(date: Date | undefined): Date | undefined {

@@ -7,6 +7,8 @@ import type { ResponsePlan } from './respond'
 /** Where stream failures are reported: once per failed response, never for a client that left. */
 export interface Logger {
   error(message: string, error?: unknown): void
+  /** Refused requests (a bad signature): worth a line, not an alarm. Falls back to `error`. */
+  warn?(message: string): void
 }
 
 /** Writes one line to standard error. */
@@ -19,6 +21,9 @@ export const stderrLogger: Logger = {
           ? ''
           : `: ${String(error)}`
     process.stderr.write(`[typeorm-downloadview] ${message}${detail}\n`)
+  },
+  warn(message) {
+    process.stderr.write(`[typeorm-downloadview] ${message}\n`)
   },
 }
 

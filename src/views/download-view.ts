@@ -3,8 +3,9 @@
  * the response; `sendPlan` writes it. Views never set headers, read Range or map errors themselves.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { statusForError } from '../errors'
+import { ConfigurationError, SignatureError, statusForError } from '../errors'
 import type { DownloadFile } from '../files/download-file'
+import { applyOffload, type Offload, requestOffloads } from '../offload/offload'
 import { type ResolvedRespondOptions, type RespondOptions, resolveRespondOptions } from '../responder/options'
 import { methodNotAllowed, planResponse, type ResponsePlan, statusAnswer } from '../responder/respond'
 import { type Logger, sendPlan, stderrLogger } from '../responder/send'
@@ -18,6 +19,9 @@ export interface DownloadRequest {
   params: RouteParams
 }
 
+/** The option names of {@link DownloadViewOptions}, for subclasses' unknown-option checks. */
+export const VIEW_OPTIONS: readonly string[] = ['logger', 'offload']
+
 /** Options every view takes. */
 export interface DownloadViewOptions extends RespondOptions {
   /**
@@ -25,6 +29,12 @@ export interface DownloadViewOptions extends RespondOptions {
    * @default a logger that writes one line to standard error
    */
   logger?: Logger
+  /**
+   * Reverse-proxy offload for this view: an offload (`xAccelRedirect({...})`) or several, tried in
+   * order. `false` turns off the offload that `offloadMiddleware()` set for the app.
+   * @default undefined (the app's offload, if `offloadMiddleware()` set one; else none)
+   */
+  offload?: Offload | Offload[] | false
 }
 
 /** A connect/Express-style handler. Express 5's `RequestHandler` accepts it as it is. */
@@ -38,10 +48,26 @@ export type DownloadHandler = (
 export abstract class DownloadView {
   protected readonly respondOptions: ResolvedRespondOptions
   protected readonly logger: Logger
+  /** The view's own offloads; `undefined` means "the request's", `[]` means none. */
+  protected readonly offloads: readonly Offload[] | undefined
 
   constructor(options: DownloadViewOptions) {
-    this.respondOptions = resolveRespondOptions(options, this.constructor.name)
+    const owner = this.constructor.name
+    this.respondOptions = resolveRespondOptions(options, owner)
     this.logger = options.logger ?? stderrLogger
+    if (options.logger !== undefined && typeof options.logger?.error !== 'function')
+      throw new ConfigurationError(`${owner}: option "logger" must have an error() method`)
+    const offload = options.offload
+    if (offload === undefined) this.offloads = undefined
+    else if (offload === false) this.offloads = []
+    else {
+      const list = Array.isArray(offload) ? offload : [offload]
+      if (!list.every((item) => typeof item === 'function'))
+        throw new ConfigurationError(
+          `${owner}: option "offload" must be an offload (xAccelRedirect(), xSendfile()...), a list of them, or false`,
+        )
+      this.offloads = list
+    }
   }
 
   /** The file to serve for this request. Throw `FileNotFoundError` (404) and friends from here. */
@@ -49,8 +75,16 @@ export abstract class DownloadView {
 
   /** The response plan for `file`; override to adjust it (offload does). */
   protected plan(request: DownloadRequest, file: DownloadFile): ResponsePlan {
-    return planResponse(request.req, file, this.respondOptions)
+    const plan = planResponse(request.req, file, this.respondOptions)
+    const offloads = this.offloads ?? requestOffloads(request.req)
+    return offloads?.length ? applyOffload(plan, offloads) : plan
   }
+
+  /**
+   * Runs before the file is looked up; throw to refuse the request (a `SignatureError` is a 403).
+   * The base class does nothing; the `signature` option and subclasses hook in here.
+   */
+  protected async authorize(_request: DownloadRequest): Promise<void> {}
 
   /**
    * Serves one request on plain `node:http`. Library errors become their status (404, 400, 503…);
@@ -62,19 +96,25 @@ export abstract class DownloadView {
   async serve(req: IncomingMessage, res: ServerResponse, params: RouteParams = {}): Promise<void> {
     const method = req.method ?? 'GET'
     const request: DownloadRequest = { req, params }
+    let file: DownloadFile | undefined
     try {
       if (method !== 'GET' && method !== 'HEAD') {
         const plan = methodNotAllowed()
         res.writeHead(plan.status, plan.headers).end()
         return
       }
-      const file = await this.getFile(request)
+      await this.authorize(request)
+      file = await this.getFile(request)
       await sendPlan(this.plan(request, file), req, res, this.logger)
     } catch (error) {
       const status = statusForError(error)
       if (status === undefined || res.headersSent) throw error
+      // The reason a request was refused is for the log, never for the client.
+      if (error instanceof SignatureError) warn(this.logger, error.message)
       const answer = statusAnswer(status)
       res.writeHead(answer.status, answer.headers).end(answer.text)
+    } finally {
+      file?.release?.()
     }
   }
 
@@ -84,4 +124,10 @@ export abstract class DownloadView {
       this.serve(req, res, req.params ?? {}).catch(next)
     }
   }
+}
+
+/** `logger.warn`, or `logger.error` for loggers that have no warn. */
+export function warn(logger: Logger, message: string): void {
+  if (logger.warn) logger.warn(message)
+  else logger.error(message)
 }

@@ -8,7 +8,7 @@ import type { DownloadFile } from '../files/download-file'
 import { StorageFile } from '../files/storage-file'
 import { rejectUnknownOptions } from '../responder/options'
 import { storages } from '../storage/registry'
-import { type DownloadRequest, DownloadView, type DownloadViewOptions } from './download-view'
+import { type DownloadRequest, DownloadView, type DownloadViewOptions, VIEW_OPTIONS } from './download-view'
 
 /** How the row is found: the URL parameter that carries the value, and the property it matches. */
 export interface ObjectLookup {
@@ -45,7 +45,7 @@ export interface ObjectDownloadViewOptions<E extends ObjectLiteral> extends Down
   select?: (keyof E & string)[]
 }
 
-const OWN_OPTIONS = ['logger', 'dataSource', 'entity', 'lookup', 'file', 'basename', 'select']
+const OWN_OPTIONS = [...VIEW_OPTIONS, 'dataSource', 'entity', 'lookup', 'file', 'basename', 'select']
 const INTEGER_TYPES = new Set(['int', 'int2', 'int4', 'int8', 'integer', 'smallint', 'bigint'])
 const INT_MAX: Record<string, bigint> = {
   int2: 32767n,
