@@ -1,8 +1,25 @@
 /** @module The demo app: every view of the library on its own route, as in django-downloadview's demo. */
+import path from 'node:path'
 import express, { type Express } from 'express'
 import type { DataSource } from 'typeorm'
 import { Document } from '../entities/Document'
-import { downloadErrorHandler, ObjectDownloadView, toHandler } from '../src'
+import {
+  downloadErrorHandler,
+  ObjectDownloadView,
+  PathDownloadView,
+  StorageDownloadView,
+  toHandler,
+  VirtualDownloadView,
+} from '../src'
+
+/** The demo's fixtures folder (PathDownloadView serves from it). */
+export const FIXTURES_ROOT = path.join(__dirname, 'fixtures')
+
+/** What the demo app can be configured with; everything has a default. */
+export interface DemoOptions {
+  /** The folder PathDownloadView serves. @default demo/fixtures */
+  fixturesRoot?: string
+}
 
 /** The demo's routes, for the index page and the tests. */
 export const ROUTES = {
@@ -11,10 +28,22 @@ export const ROUTES = {
   deserializedBasename: '/object/deserialized-basename/:slug/',
   inlineFile: '/object/inline-file/:slug/',
   byId: '/object/by-id/:id/',
+  storage: '/storage/static-path/*path',
+  staticPath: '/path/static-path/',
+  dynamicPath: '/path/dynamic-path/:path',
+  virtualText: '/virtual/text/',
+  virtualGenerated: '/virtual/generated/',
 } as const
 
+/** `Hello world!\n` in two chunks, from a generator: content of unknown size. */
+async function* helloWorld(): AsyncGenerator<string> {
+  yield 'Hello '
+  yield 'world!\n'
+}
+
 /** Builds the Express app on an initialized (or soon initialized) DataSource. */
-export function buildApp(dataSource: DataSource): Express {
+export function buildApp(dataSource: DataSource, options: DemoOptions = {}): Express {
+  const fixturesRoot = options.fixturesRoot ?? FIXTURES_ROOT
   const app = express()
   app.disable('x-powered-by')
   const object = { dataSource, entity: Document } as const
@@ -34,6 +63,24 @@ export function buildApp(dataSource: DataSource): Express {
     toHandler(new ObjectDownloadView({ ...object, lookup: 'slug', file: 'file', attachment: false })),
   )
   app.all(ROUTES.byId, toHandler(new ObjectDownloadView({ ...object, lookup: 'id', file: 'file' })))
+
+  // StorageDownloadView: any key of the media storage ('default' in the registry).
+  app.all(ROUTES.storage, toHandler(new StorageDownloadView({ storage: 'default' })))
+  // PathDownloadView: one absolute file, then any file confined under the fixtures folder.
+  app.all(
+    ROUTES.staticPath,
+    toHandler(new PathDownloadView({ path: path.join(fixturesRoot, 'hello-world.txt') })),
+  )
+  app.all(ROUTES.dynamicPath, toHandler(new PathDownloadView({ root: fixturesRoot })))
+  // VirtualDownloadView: a string (known size, ranges), then a generator (chunked, no ranges).
+  app.all(
+    ROUTES.virtualText,
+    toHandler(new VirtualDownloadView({ name: 'hello-world.txt', content: 'Hello world!\n' })),
+  )
+  app.all(
+    ROUTES.virtualGenerated,
+    toHandler(new VirtualDownloadView({ name: 'hello-world.txt', content: () => helloWorld() })),
+  )
   app.get('/', async (_req, res) => {
     const documents = await dataSource.getRepository(Document).find({ order: { id: 'ASC' } })
     res.type('html').send(indexPage(documents))

@@ -56,10 +56,19 @@ export const SEEDS: SeedDocument[] = [
   { slug: 'no-file', title: 'No file at all' },
 ]
 
-/** Inserts the seed rows that are missing, and restores seed files that vanished from storage. */
+/** Files stored at fixed keys of the media storage, outside any row (StorageDownloadView's demo). */
+export const MEDIA_FILES: Record<string, string> = { 'hello-world.txt': 'Hello world!\n' }
+
+/**
+ * Inserts the seed rows that are missing, restores seed files that vanished from storage, and puts
+ * the media files in place.
+ */
 export async function seed(dataSource: DataSource): Promise<void> {
   const repository = dataSource.getRepository(Document)
   const storage = storages.get()
+  for (const [key, content] of Object.entries(MEDIA_FILES)) {
+    if (!(await storage.exists(key))) await storage.save(key, content)
+  }
   for (const spec of SEEDS) {
     const existing = await repository.findOneBy({ slug: spec.slug })
     const document =

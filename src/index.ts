@@ -12,17 +12,21 @@ export { hasFile, StoredFile } from './columns/stored-file'
 export {
   BadPathError,
   ConfigurationError,
+  DestinationNotAllowedError,
   DownloadError,
   FileColumnError,
   FileNotFoundError,
   ServiceUnavailableError,
+  SignatureError,
   statusForError,
   UnsafePathError,
   UpstreamError,
 } from './errors'
 export { downloadErrorHandler, toHandler } from './express/to-handler'
 export type { DownloadFile, FileLocation } from './files/download-file'
+export { PathFile, type PathFileInfo } from './files/path-file'
 export { StorageFile, type StoredFileInfo } from './files/storage-file'
+export { type VirtualContent, VirtualFile, type VirtualFileInit } from './files/virtual-file'
 export { contentDisposition } from './responder/disposition'
 export { type ResolvedRespondOptions, type RespondOptions, resolveRespondOptions } from './responder/options'
 export {
@@ -33,6 +37,7 @@ export {
   respond,
 } from './responder/respond'
 export { type Logger, sendPlan } from './responder/send'
+export { applyOffload, type Offload, offloadMiddleware } from './offload/offload'
 export { LocalStorage, type LocalStorageOptions } from './storage/local-storage'
 export { MemoryStorage } from './storage/memory-storage'
 export { DEFAULT_STORAGE, StorageRegistry, storages } from './storage/registry'
@@ -43,5 +48,10 @@ export {
   DownloadView,
   type DownloadViewOptions,
   type RouteParams,
+  routeParam,
+  VIEW_OPTIONS,
 } from './views/download-view'
 export { type ObjectDownloadViewOptions, ObjectDownloadView, type ObjectLookup } from './views/object-view'
+export { PathDownloadView, type PathDownloadViewOptions } from './views/path-view'
+export { StorageDownloadView, type StorageDownloadViewOptions } from './views/storage-view'
+export { VirtualDownloadView, type VirtualDownloadViewOptions } from './views/virtual-view'

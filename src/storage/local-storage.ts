@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { BadPathError, ConfigurationError, FileNotFoundError, UnsafePathError } from '../errors'
 import { existsByStat, normalizeKey } from './keys'
+import { openLocalFile } from './local-file'
 import { toReadable } from './source'
 import type { ByteRange, SaveSource, Storage, StorageStat } from './storage'
 
@@ -60,21 +61,9 @@ export class LocalStorage implements Storage {
 
   async open(key: string, range?: ByteRange): Promise<Readable> {
     const file = await this.resolveExisting(key)
-    const handle = await fs.open(file, 'r').catch((error: unknown) => this.translate(error, key))
-    try {
-      const stats = await handle.stat()
-      if (!stats.isFile()) throw this.notFound(key)
-    } catch (error) {
-      await handle.close()
-      throw error
-    }
-    // The stream owns the handle from here on: it closes it on end, error and destroy.
-    return handle.createReadStream({
-      start: range?.start,
-      end: range?.end,
-      highWaterMark: this.readChunkSize,
-      autoClose: true,
-    })
+    return openLocalFile(file, range, this.readChunkSize).catch((error: unknown) =>
+      this.translate(error, key),
+    )
   }
 
   async save(key: string, source: SaveSource): Promise<StorageStat> {

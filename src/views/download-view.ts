@@ -131,3 +131,13 @@ export function warn(logger: Logger, message: string): void {
   if (logger.warn) logger.warn(message)
   else logger.error(message)
 }
+
+/**
+ * The value of route parameter `name` as one string: Express 5 hands a `*splat` over as decoded
+ * segments, which are joined with `/`. `undefined` when the route has no such parameter.
+ */
+export function routeParam(params: RouteParams, name: string): string | undefined {
+  const value = params[name]
+  if (Array.isArray(value)) return value.join('/')
+  return typeof value === 'string' ? value : undefined
+}

@@ -212,3 +212,78 @@ describe('a malformed URL', () => {
     expect(response.text).toBe('Bad Request\n')
   })
 })
+
+describe('GET /storage/static-path/*path', () => {
+  it('serves hello-world.txt from the root of the media storage', async () => {
+    assertDownload(await get('/storage/static-path/hello-world.txt'), {
+      content: 'Hello world!\n',
+      basename: 'hello-world.txt',
+      contentType: 'text/plain',
+    })
+  })
+
+  it('serves a nested key of the media storage', async () => {
+    assertDownload(await get('/storage/static-path/documents/hello-world/file.txt'), {
+      content: 'Hello world!\n',
+      basename: 'file.txt',
+    })
+  })
+
+  it('sends a weak ETag from size and modification time', async () => {
+    const response = await get('/storage/static-path/hello-world.txt')
+    expect(response.headers.etag).toMatch(/^W\/"d-[0-9a-f]+"$/)
+    expect(response.headers['last-modified']).toBeDefined()
+  })
+
+  it('refuses an encoded parent segment with 404', async () => {
+    const response = await get('/storage/static-path/documents/%2e%2e/%2e%2e/hello-world.txt')
+    expect(response.status).toBe(404)
+  })
+})
+
+describe('GET /path/static-path/', () => {
+  it('serves the fixtures file hello-world.txt', async () => {
+    assertDownload(await get('/path/static-path/'), {
+      content: 'Hello world!\n',
+      basename: 'hello-world.txt',
+    })
+  })
+})
+
+describe('GET /path/dynamic-path/:path', () => {
+  it('serves a file of the fixtures folder', async () => {
+    assertDownload(await get('/path/dynamic-path/hello-world.txt'), {
+      content: 'Hello world!\n',
+      basename: 'hello-world.txt',
+    })
+  })
+
+  it('refuses to leave the fixtures folder', async () => {
+    const response = await get('/path/dynamic-path/..%2Fapp.ts')
+    expect(response.status).toBe(404)
+    expect(response.body.toString()).toBe('Not Found\n')
+  })
+})
+
+describe('GET /virtual/text/', () => {
+  it('serves the string with a length and ranges', async () => {
+    const response = await get('/virtual/text/')
+    assertDownload(response, { content: 'Hello world!\n', basename: 'hello-world.txt', size: 13 })
+    expect(response.headers['accept-ranges']).toBe('bytes')
+  })
+
+  it('serves a range of it', async () => {
+    const response = await get('/virtual/text/').set('Range', 'bytes=0-4')
+    assertDownload(response, { status: 206, content: 'Hello' })
+  })
+})
+
+describe('GET /virtual/generated/', () => {
+  it('serves the generated text chunked, without ranges', async () => {
+    const response = await get('/virtual/generated/').set('Range', 'bytes=0-4')
+    assertDownload(response, { content: 'Hello world!\n', basename: 'hello-world.txt' })
+    expect(response.headers['content-length']).toBeUndefined()
+    expect(response.headers['transfer-encoding']).toBe('chunked')
+    expect(response.headers['accept-ranges']).toBe('none')
+  })
+})

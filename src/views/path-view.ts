@@ -1,0 +1,114 @@
+/** @module PathDownloadView: serve a local file, by absolute path or confined under a root. */
+import path from 'node:path'
+import { ConfigurationError, FileNotFoundError } from '../errors'
+import type { DownloadFile } from '../files/download-file'
+import { PathFile } from '../files/path-file'
+import { StorageFile } from '../files/storage-file'
+import { rejectUnknownOptions } from '../responder/options'
+import { LocalStorage } from '../storage/local-storage'
+import {
+  type DownloadRequest,
+  DownloadView,
+  type DownloadViewOptions,
+  routeParam,
+  VIEW_OPTIONS,
+} from './download-view'
+
+/** Options of {@link PathDownloadView}. */
+export interface PathDownloadViewOptions extends DownloadViewOptions {
+  /**
+   * Without `root`: the absolute path of the one file to serve. With `root`: a fixed path relative
+   * to it. When absent, the path comes from the route parameter `param`.
+   * @default undefined
+   */
+  path?: string
+  /**
+   * A directory that confines every path: relative paths are resolved in it, and `..`, absolute
+   * paths, backslashes and symlinks that lead out of it are refused (404), after URL decoding.
+   * @default undefined (`path` or `getPath()` gives an absolute path, trusted as is)
+   */
+  root?: string
+  /**
+   * The route parameter that holds the path (with `root`): `:path`, or Express 5's `*path`.
+   * @default 'path'
+   */
+  param?: string
+  /**
+   * The name the client sees.
+   * @default the file's own name
+   */
+  basename?: string
+}
+
+const OWN_OPTIONS = [...VIEW_OPTIONS, 'path', 'root', 'param', 'basename']
+
+/**
+ * Serves a file of the local file system. With `root`, paths come from the URL and stay inside the
+ * root (the same confinement as LocalStorage); without it, `path` (or an overridden `getPath()`)
+ * names one absolute file.
+ *
+ * @example
+ * // One file:
+ * app.all('/terms/', new PathDownloadView({ path: '/srv/docs/terms.pdf' }).handler())
+ * // Any file under a folder:
+ * app.all('/docs/*path', new PathDownloadView({ root: '/srv/docs' }).handler())
+ */
+export class PathDownloadView extends DownloadView {
+  readonly path: string | undefined
+  readonly root: string | undefined
+  readonly param: string
+  readonly basename: string | undefined
+  private readonly confined: LocalStorage | undefined
+
+  constructor(options: PathDownloadViewOptions) {
+    super(options)
+    const owner = 'PathDownloadView'
+    rejectUnknownOptions(options, OWN_OPTIONS, owner)
+    const { root } = options
+    if (root !== undefined && (typeof root !== 'string' || !path.isAbsolute(root) || root.includes('\u0000')))
+      throw new ConfigurationError(`${owner}: option "root" must be an absolute directory path`)
+    this.root = root === undefined ? undefined : path.resolve(root)
+    this.confined = this.root === undefined ? undefined : new LocalStorage({ root: this.root })
+    const fixed = options.path
+    if (fixed !== undefined) {
+      if (typeof fixed !== 'string' || fixed === '' || fixed.includes('\u0000'))
+        throw new ConfigurationError(`${owner}: option "path" must be a non-empty path`)
+      if (!this.root && !path.isAbsolute(fixed))
+        throw new ConfigurationError(`${owner}: option "path" must be absolute when there is no "root"`)
+      if (this.root && path.isAbsolute(fixed))
+        throw new ConfigurationError(`${owner}: option "path" must be relative to "root"`)
+    }
+    this.path = fixed
+    const param = options.param ?? 'path'
+    if (typeof param !== 'string' || param === '')
+      throw new ConfigurationError(`${owner}: option "param" must be a route parameter name`)
+    this.param = param
+    if (options.basename !== undefined && (typeof options.basename !== 'string' || options.basename === ''))
+      throw new ConfigurationError(`${owner}: option "basename" must be a non-empty string`)
+    this.basename = options.basename
+  }
+
+  /**
+   * The path to serve: the `path` option, else the route parameter (relative to `root`). Override
+   * to compute it; with a `root`, what it returns is still confined.
+   */
+  getPath(request: DownloadRequest): string | Promise<string> {
+    if (this.path !== undefined) return this.path
+    const value = routeParam(request.params, this.param)
+    if (value === undefined || value === '') throw new FileNotFoundError(`No "${this.param}" in the route`)
+    return value
+  }
+
+  /** The name the client sees; `undefined` for the file's own name. */
+  getBasename(_request: DownloadRequest, _path: string): string | undefined {
+    return this.basename
+  }
+
+  async getFile(request: DownloadRequest): Promise<DownloadFile> {
+    const requested = await this.getPath(request)
+    const name = this.getBasename(request, requested)
+    // With a root, the path is a key of a LocalStorage on it: one set of confinement rules.
+    if (this.confined) return StorageFile.describe(this.confined, requested, { name })
+    return PathFile.describe(requested, { name })
+  }
+}
