@@ -3,10 +3,13 @@ import path from 'node:path'
 import express, { type Express } from 'express'
 import type { DataSource } from 'typeorm'
 import { Document } from '../entities/Document'
+import { demoSigningKey, signDemoUrl } from './signing'
 import {
   downloadErrorHandler,
   ObjectDownloadView,
   PathDownloadView,
+  requireSignature,
+  type SigningKey,
   StorageDownloadView,
   toHandler,
   VirtualDownloadView,
@@ -19,6 +22,8 @@ export const FIXTURES_ROOT = path.join(__dirname, 'fixtures')
 export interface DemoOptions {
   /** The folder PathDownloadView serves. @default demo/fixtures */
   fixturesRoot?: string
+  /** The keys `/signed/:slug/` accepts. @default the demo key (`SIGNING_SECRET` or the public one) */
+  signingKeys?: SigningKey[]
 }
 
 /** The demo's routes, for the index page and the tests. */
@@ -33,6 +38,7 @@ export const ROUTES = {
   dynamicPath: '/path/dynamic-path/:path',
   virtualText: '/virtual/text/',
   virtualGenerated: '/virtual/generated/',
+  signed: '/signed/:slug/',
 } as const
 
 /** `Hello world!\n` in two chunks, from a generator: content of unknown size. */
@@ -64,6 +70,12 @@ export function buildApp(dataSource: DataSource, options: DemoOptions = {}): Exp
   )
   app.all(ROUTES.byId, toHandler(new ObjectDownloadView({ ...object, lookup: 'id', file: 'file' })))
 
+  // Document.file behind a signature: mint links with `npm run sign-url -- /signed/hello-world/`.
+  app.all(
+    ROUTES.signed,
+    requireSignature({ keys: options.signingKeys ?? [demoSigningKey()] }),
+    toHandler(new ObjectDownloadView({ ...object, lookup: 'slug', file: 'file' })),
+  )
   // StorageDownloadView: any key of the media storage ('default' in the registry).
   app.all(ROUTES.storage, toHandler(new StorageDownloadView({ storage: 'default' })))
   // PathDownloadView: one absolute file, then any file confined under the fixtures folder.
@@ -98,6 +110,7 @@ function indexPage(documents: Document[]): string {
         link(ROUTES.deserializedBasename.replace(':slug', encodeURIComponent(document.slug)), 'basename'),
         link(ROUTES.inlineFile.replace(':slug', encodeURIComponent(document.slug)), 'inline'),
         link(ROUTES.byId.replace(':id', String(document.id)), 'by id'),
+        link(signDemoUrl(ROUTES.signed.replace(':slug', encodeURIComponent(document.slug))), 'signed (1 h)'),
       ].join(' · ')
       const file = document.file
       const meta = file?.path

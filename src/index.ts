@@ -36,8 +36,26 @@ export {
   type ResponsePlan,
   respond,
 } from './responder/respond'
-export { type Logger, sendPlan } from './responder/send'
+export { type Logger, sendPlan, stderrLogger } from './responder/send'
 export { applyOffload, type Offload, offloadMiddleware } from './offload/offload'
+export {
+  KEY_ID,
+  MIN_SECRET_BYTES,
+  type ResolvedSignatureOptions,
+  resolveSignatureOptions,
+  type SignatureOptions,
+  type SigningKey,
+  type SigningKeys,
+} from './signing/options'
+export { requireSignature, type SignatureMiddleware, signatureCheck } from './signing/require-signature'
+export {
+  SIGNATURE_PARAMS,
+  type SignedRequest,
+  type SignUrlOptions,
+  signUrl,
+  type VerifiedSignature,
+  verifySignature,
+} from './signing/signed-url'
 export { LocalStorage, type LocalStorageOptions } from './storage/local-storage'
 export { MemoryStorage } from './storage/memory-storage'
 export { DEFAULT_STORAGE, StorageRegistry, storages } from './storage/registry'

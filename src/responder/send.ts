@@ -11,6 +11,12 @@ export interface Logger {
   warn?(message: string): void
 }
 
+/** `logger.warn`, or `logger.error` for loggers that have no warn. */
+export function warn(logger: Logger, message: string): void {
+  if (logger.warn) logger.warn(message)
+  else logger.error(message)
+}
+
 /** Writes one line to standard error. */
 export const stderrLogger: Logger = {
   error(message, error) {

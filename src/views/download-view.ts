@@ -8,7 +8,10 @@ import type { DownloadFile } from '../files/download-file'
 import { applyOffload, type Offload, requestOffloads } from '../offload/offload'
 import { type ResolvedRespondOptions, type RespondOptions, resolveRespondOptions } from '../responder/options'
 import { methodNotAllowed, planResponse, type ResponsePlan, statusAnswer } from '../responder/respond'
-import { type Logger, sendPlan, stderrLogger } from '../responder/send'
+import { type Logger, sendPlan, stderrLogger, warn } from '../responder/send'
+import type { SignatureOptions } from '../signing/options'
+import { signatureCheck } from '../signing/require-signature'
+import type { SignedRequest } from '../signing/signed-url'
 
 /** Route parameters, as a router hands them over (Express 5 gives arrays for `*splat`). */
 export type RouteParams = Record<string, string | string[] | undefined>
@@ -20,7 +23,7 @@ export interface DownloadRequest {
 }
 
 /** The option names of {@link DownloadViewOptions}, for subclasses' unknown-option checks. */
-export const VIEW_OPTIONS: readonly string[] = ['logger', 'offload']
+export const VIEW_OPTIONS: readonly string[] = ['logger', 'offload', 'signature']
 
 /** Options every view takes. */
 export interface DownloadViewOptions extends RespondOptions {
@@ -35,6 +38,12 @@ export interface DownloadViewOptions extends RespondOptions {
    * @default undefined (the app's offload, if `offloadMiddleware()` set one; else none)
    */
   offload?: Offload | Offload[] | false
+  /**
+   * Serve only signed, unexpired URLs (`signUrl()`): anything else is a 403, with the reason in
+   * the log. The same options as `requireSignature()`.
+   * @default undefined (no signature needed)
+   */
+  signature?: SignatureOptions
 }
 
 /** A connect/Express-style handler. Express 5's `RequestHandler` accepts it as it is. */
@@ -50,6 +59,7 @@ export abstract class DownloadView {
   protected readonly logger: Logger
   /** The view's own offloads; `undefined` means "the request's", `[]` means none. */
   protected readonly offloads: readonly Offload[] | undefined
+  private readonly checkSignature: ((req: SignedRequest) => void) | undefined
 
   constructor(options: DownloadViewOptions) {
     const owner = this.constructor.name
@@ -68,6 +78,8 @@ export abstract class DownloadView {
         )
       this.offloads = list
     }
+    this.checkSignature =
+      options.signature === undefined ? undefined : signatureCheck(options.signature, owner)
   }
 
   /** The file to serve for this request. Throw `FileNotFoundError` (404) and friends from here. */
@@ -84,7 +96,9 @@ export abstract class DownloadView {
    * Runs before the file is looked up; throw to refuse the request (a `SignatureError` is a 403).
    * The base class does nothing; the `signature` option and subclasses hook in here.
    */
-  protected async authorize(_request: DownloadRequest): Promise<void> {}
+  protected async authorize(request: DownloadRequest): Promise<void> {
+    this.checkSignature?.(request.req as SignedRequest)
+  }
 
   /**
    * Serves one request on plain `node:http`. Library errors become their status (404, 400, 503…);
@@ -124,12 +138,6 @@ export abstract class DownloadView {
       this.serve(req, res, req.params ?? {}).catch(next)
     }
   }
-}
-
-/** `logger.warn`, or `logger.error` for loggers that have no warn. */
-export function warn(logger: Logger, message: string): void {
-  if (logger.warn) logger.warn(message)
-  else logger.error(message)
 }
 
 /**

@@ -4,7 +4,7 @@ import type { DataSource } from 'typeorm'
 import { buildApp } from '../../demo/app'
 import { random1m, seed } from '../../demo/seed'
 import { Document } from '../../entities/Document'
-import { storages } from '../../src'
+import { signUrl, storages } from '../../src'
 import { assertDownload, binaryParser } from '../../src/testing'
 import { createTestDataSource } from '../helpers/database'
 import { temporaryStorage } from '../helpers/storage'
@@ -285,5 +285,35 @@ describe('GET /virtual/generated/', () => {
     expect(response.headers['content-length']).toBeUndefined()
     expect(response.headers['transfer-encoding']).toBe('chunked')
     expect(response.headers['accept-ranges']).toBe('none')
+  })
+})
+
+describe('GET /signed/:slug/', () => {
+  const key = { id: 'demo', secret: 'a test key for the demo app, 32+ bytes long' }
+  let signedApp: ReturnType<typeof buildApp>
+  beforeAll(() => {
+    signedApp = buildApp(dataSource, { signingKeys: [key] })
+  })
+  const getSigned = (url: string) => request(signedApp).get(url).buffer(true).parse(binaryParser)
+
+  it('serves Document.file to a signed link', async () => {
+    const url = signUrl('/signed/hello-world/', { key, expiresIn: 60 })
+    assertDownload(await getSigned(url), { content: 'Hello world!\n', basename: 'file.txt' })
+  })
+
+  it('answers 403 without a signature, with no reason in the body', async () => {
+    const response = await getSigned('/signed/hello-world/')
+    expect(response.status).toBe(403)
+    expect(response.body.toString()).toBe('Forbidden\n')
+  })
+
+  it('answers 403 to a link signed for another slug', async () => {
+    const url = signUrl('/signed/unicode/', { key, expiresIn: 60 }).replace('/unicode/', '/hello-world/')
+    expect((await getSigned(url)).status).toBe(403)
+  })
+
+  it('answers 403 to an expired link', async () => {
+    const url = signUrl('/signed/hello-world/', { key, expiresIn: 60, now: Date.now() - 120_000 })
+    expect((await getSigned(url)).status).toBe(403)
   })
 })
