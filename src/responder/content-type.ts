@@ -10,6 +10,11 @@ const MEDIA_TYPE =
 
 const OCTET_STREAM = 'application/octet-stream'
 
+/** Whether `value` is a media type that is safe to send as a Content-Type (for option checks). */
+export function isMediaType(value: string): boolean {
+  return MEDIA_TYPE.test(value.trim())
+}
+
 /**
  * The Content-Type to send: `explicit` when it is a valid media type, else the type of `name`,
  * else `application/octet-stream`. Text types get `charset=utf-8` when they name no charset.

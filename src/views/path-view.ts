@@ -79,6 +79,12 @@ export class PathDownloadView extends DownloadView {
         throw new ConfigurationError(`${owner}: option "path" must be relative to "root"`)
     }
     this.path = fixed
+    // Without a root, a path from the URL would be any file of the machine: only a fixed path, or
+    // a getPath() of the subclass's own, may name the file.
+    if (!this.root && fixed === undefined && this.getPath === PathDownloadView.prototype.getPath)
+      throw new ConfigurationError(
+        `${owner}: give option "path" (one absolute file) or option "root" (files under a folder, from the URL)`,
+      )
     const param = options.param ?? 'path'
     if (typeof param !== 'string' || param === '')
       throw new ConfigurationError(`${owner}: option "param" must be a route parameter name`)
@@ -94,6 +100,7 @@ export class PathDownloadView extends DownloadView {
    */
   getPath(request: DownloadRequest): string | Promise<string> {
     if (this.path !== undefined) return this.path
+    if (!this.root) throw new FileNotFoundError('PathDownloadView: no path to serve')
     const value = routeParam(request.params, this.param)
     if (value === undefined || value === '') throw new FileNotFoundError(`No "${this.param}" in the route`)
     return value

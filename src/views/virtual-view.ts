@@ -4,6 +4,7 @@ import { ConfigurationError } from '../errors'
 import type { DownloadFile } from '../files/download-file'
 import { type VirtualContent, VirtualFile } from '../files/virtual-file'
 import { rejectUnknownOptions } from '../responder/options'
+import { isMediaType } from '../responder/content-type'
 import { isEntityTag } from '../responder/etag'
 import { type DownloadRequest, DownloadView, type DownloadViewOptions, VIEW_OPTIONS } from './download-view'
 
@@ -61,8 +62,8 @@ export class VirtualDownloadView extends DownloadView {
       throw new ConfigurationError(`${owner}: option "content" must be a string, bytes or a function`)
     if (typeof name !== 'string' || name === '')
       throw new ConfigurationError(`${owner}: option "name" must be a non-empty string`)
-    if (contentType !== undefined && (typeof contentType !== 'string' || contentType === ''))
-      throw new ConfigurationError(`${owner}: option "contentType" must be a media type`)
+    if (contentType !== undefined && (typeof contentType !== 'string' || !isMediaType(contentType)))
+      throw new ConfigurationError(`${owner}: option "contentType" must be a media type such as 'text/csv'`)
     if (size !== undefined && (!Number.isSafeInteger(size) || size < 0))
       throw new ConfigurationError(`${owner}: option "size" must be a non-negative integer`)
     if (size !== undefined && typeof content !== 'function')
