@@ -5,7 +5,9 @@ import type { DataSource } from 'typeorm'
 import { Document } from '../entities/Document'
 import { demoSigningKey, signDemoUrl } from './signing'
 import {
+  type DownloadRequest,
   downloadErrorHandler,
+  HTTPDownloadView,
   ObjectDownloadView,
   PathDownloadView,
   requireSignature,
@@ -13,7 +15,11 @@ import {
   StorageDownloadView,
   toHandler,
   VirtualDownloadView,
+  xAccelRedirect,
 } from '../src'
+
+/** The internal nginx location that serves the media storage (docs/nginx.md). */
+export const MEDIA_LOCATION = '/protected/media/'
 
 /** The demo's fixtures folder (PathDownloadView serves from it). */
 export const FIXTURES_ROOT = path.join(__dirname, 'fixtures')
@@ -38,8 +44,22 @@ export const ROUTES = {
   dynamicPath: '/path/dynamic-path/:path',
   virtualText: '/virtual/text/',
   virtualGenerated: '/virtual/generated/',
+  httpSimple: '/http/simple-url/',
+  nginx: '/nginx/optimized-by-middleware/',
   signed: '/signed/:slug/',
 } as const
+
+/**
+ * Proxies the demo's own `/path/static-path/`, over loopback, at the address and port this request
+ * came in on. The SSRF guard refuses loopback by default: the demo allows its own addresses.
+ */
+class SelfProxyView extends HTTPDownloadView {
+  override getUrl({ req }: DownloadRequest): string {
+    const address = (req.socket.localAddress ?? '127.0.0.1').replace(/^::ffff:/, '')
+    const host = address.includes(':') ? `[${address}]` : address
+    return `http://${host}:${req.socket.localPort}${ROUTES.staticPath}`
+  }
+}
 
 /** `Hello world!\n` in two chunks, from a generator: content of unknown size. */
 async function* helloWorld(): AsyncGenerator<string> {
@@ -84,6 +104,23 @@ export function buildApp(dataSource: DataSource, options: DemoOptions = {}): Exp
     toHandler(new PathDownloadView({ path: path.join(fixturesRoot, 'hello-world.txt') })),
   )
   app.all(ROUTES.dynamicPath, toHandler(new PathDownloadView({ root: fixturesRoot })))
+  // HTTPDownloadView: a remote URL, streamed; here the demo's own static file.
+  app.all(
+    ROUTES.httpSimple,
+    toHandler(new SelfProxyView({ allowedHosts: ['127.0.0.1', '::1'], onlyAllowedHosts: true })),
+  )
+  // X-Accel-Redirect on for this view: behind nginx the bytes come from nginx; without nginx the
+  // response shows the header and an empty body, as in django-downloadview's demo.
+  app.all(
+    ROUTES.nginx,
+    toHandler(
+      new StorageDownloadView({
+        storage: 'default',
+        path: 'hello-world.txt',
+        offload: xAccelRedirect({ rules: [{ storage: 'default', location: MEDIA_LOCATION }] }),
+      }),
+    ),
+  )
   // VirtualDownloadView: a string (known size, ranges), then a generator (chunked, no ranges).
   app.all(
     ROUTES.virtualText,

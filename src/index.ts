@@ -24,6 +24,7 @@ export {
 } from './errors'
 export { downloadErrorHandler, toHandler } from './express/to-handler'
 export type { DownloadFile, FileLocation } from './files/download-file'
+export { HTTPFile, type HTTPFileRequest } from './files/http-file'
 export { PathFile, type PathFileInfo } from './files/path-file'
 export { StorageFile, type StoredFileInfo } from './files/storage-file'
 export { type VirtualContent, VirtualFile, type VirtualFileInit } from './files/virtual-file'
@@ -37,7 +38,9 @@ export {
   respond,
 } from './responder/respond'
 export { type Logger, sendPlan, stderrLogger } from './responder/send'
-export { applyOffload, type Offload, offloadMiddleware } from './offload/offload'
+export { type XAccelRedirectOptions, type XAccelRule, xAccelRedirect } from './offload/nginx'
+export { applyOffload, type Offload, offloadMiddleware, requestOffloads } from './offload/offload'
+export { lighttpdSendfile, type SendfileOptions, type SendfileRule, xSendfile } from './offload/x-sendfile'
 export {
   KEY_ID,
   MIN_SECRET_BYTES,
@@ -69,6 +72,7 @@ export {
   routeParam,
   VIEW_OPTIONS,
 } from './views/download-view'
+export { HTTPDownloadView, type HTTPDownloadViewOptions } from './views/http-view'
 export { type ObjectDownloadViewOptions, ObjectDownloadView, type ObjectLookup } from './views/object-view'
 export { PathDownloadView, type PathDownloadViewOptions } from './views/path-view'
 export { StorageDownloadView, type StorageDownloadViewOptions } from './views/storage-view'

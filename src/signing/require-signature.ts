@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { SignatureError } from '../errors'
 import { statusAnswer } from '../responder/respond'
-import { type Logger, warn } from '../responder/send'
+import { warn } from '../responder/send'
 import { resolveSignatureOptions, resolveWithPrefix, type SignatureOptions } from './options'
 import { type SignedRequest, verifySignature } from './signed-url'
 

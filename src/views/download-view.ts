@@ -3,7 +3,13 @@
  * the response; `sendPlan` writes it. Views never set headers, read Range or map errors themselves.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { ConfigurationError, SignatureError, statusForError } from '../errors'
+import {
+  ConfigurationError,
+  DestinationNotAllowedError,
+  SignatureError,
+  statusForError,
+  UpstreamError,
+} from '../errors'
 import type { DownloadFile } from '../files/download-file'
 import { applyOffload, type Offload, requestOffloads } from '../offload/offload'
 import { type ResolvedRespondOptions, type RespondOptions, resolveRespondOptions } from '../responder/options'
@@ -89,7 +95,7 @@ export abstract class DownloadView {
   protected plan(request: DownloadRequest, file: DownloadFile): ResponsePlan {
     const plan = planResponse(request.req, file, this.respondOptions)
     const offloads = this.offloads ?? requestOffloads(request.req)
-    return offloads?.length ? applyOffload(plan, offloads) : plan
+    return offloads?.length ? applyOffload(plan, offloads, request.req) : plan
   }
 
   /**
@@ -123,8 +129,13 @@ export abstract class DownloadView {
     } catch (error) {
       const status = statusForError(error)
       if (status === undefined || res.headersSent) throw error
-      // The reason a request was refused is for the log, never for the client.
-      if (error instanceof SignatureError) warn(this.logger, error.message)
+      // Why a request was refused, or an upstream failed, is for the log, never for the client.
+      if (
+        error instanceof SignatureError ||
+        error instanceof DestinationNotAllowedError ||
+        error instanceof UpstreamError
+      )
+        warn(this.logger, error.message)
       const answer = statusAnswer(status)
       res.writeHead(answer.status, answer.headers).end(answer.text)
     } finally {

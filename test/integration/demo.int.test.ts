@@ -1,4 +1,5 @@
 /** The demo app's routes over HTTP, on real Postgres with the real seeds. */
+import type { Server } from 'node:http'
 import request from 'supertest'
 import type { DataSource } from 'typeorm'
 import { buildApp } from '../../demo/app'
@@ -10,7 +11,9 @@ import { createTestDataSource } from '../helpers/database'
 import { temporaryStorage } from '../helpers/storage'
 
 let dataSource: DataSource
-let app: ReturnType<typeof buildApp>
+// One listening server for the whole file: supertest would otherwise start and close a server per
+// request, and the HTTP view's keep-alive connections to it would hold each close() for 5 s.
+let app: Server
 let removeMedia: () => Promise<void>
 
 beforeAll(async () => {
@@ -19,10 +22,12 @@ beforeAll(async () => {
   storages.register('default', media.storage)
   dataSource = await createTestDataSource()
   await seed(dataSource)
-  app = buildApp(dataSource)
+  app = buildApp(dataSource).listen(0, '127.0.0.1')
 })
 
 afterAll(async () => {
+  app.closeAllConnections()
+  await new Promise((resolve) => app.close(resolve))
   await dataSource.destroy()
   await removeMedia()
   storages.clear()
@@ -315,5 +320,50 @@ describe('GET /signed/:slug/', () => {
   it('answers 403 to an expired link', async () => {
     const url = signUrl('/signed/hello-world/', { key, expiresIn: 60, now: Date.now() - 120_000 })
     expect((await getSigned(url)).status).toBe(403)
+  })
+})
+
+describe('GET /http/simple-url/', () => {
+  it("proxies the demo's own /path/static-path/ over loopback", async () => {
+    assertDownload(await get('/http/simple-url/'), {
+      content: 'Hello world!\n',
+      basename: 'hello-world.txt',
+      contentType: 'text/plain',
+    })
+  })
+
+  it('relays a range', async () => {
+    assertDownload(await get('/http/simple-url/').set('Range', 'bytes=6-10'), {
+      status: 206,
+      content: 'world',
+    })
+  })
+
+  it('relays 304 for the upstream ETag', async () => {
+    const first = await get('/http/simple-url/')
+    const response = await get('/http/simple-url/').set('If-None-Match', first.headers.etag as string)
+    expect(response.status).toBe(304)
+  })
+})
+
+describe('GET /nginx/optimized-by-middleware/', () => {
+  it('answers with X-Accel-Redirect to the media location and an empty body', async () => {
+    const response = await get('/nginx/optimized-by-middleware/')
+    expect(response.status).toBe(200)
+    expect(response.headers['x-accel-redirect']).toBe('/protected/media/hello-world.txt')
+    expect(response.headers['content-length']).toBe('0')
+    expect(response.body.length).toBe(0)
+  })
+
+  it('keeps the name and type the app decided', async () => {
+    const response = await get('/nginx/optimized-by-middleware/')
+    assertDownload(response, { basename: 'hello-world.txt', contentType: 'text/plain' })
+    expect(response.headers.etag).toMatch(/^W\//)
+  })
+
+  it('answers HEAD itself, with the real length', async () => {
+    const response = await request(app).head('/nginx/optimized-by-middleware/')
+    expect(response.headers['x-accel-redirect']).toBeUndefined()
+    expect(response.headers['content-length']).toBe('13')
   })
 })

@@ -1,0 +1,587 @@
+/**
+ * @module HTTPFile: a DownloadFile whose bytes and metadata come from a remote HTTP server, and the
+ * upstream client behind it (SSRF guard on every hop, timeouts, redirects, size limit).
+ */
+import http, { type IncomingMessage } from 'node:http'
+import https from 'node:https'
+import { Readable } from 'node:stream'
+import zlib from 'node:zlib'
+import { parse as parseDisposition } from 'content-disposition'
+import { asError, DestinationNotAllowedError, FileNotFoundError, UpstreamError } from '../errors'
+import { isEntityTag } from '../responder/etag'
+import { parseHttpDate } from '../responder/http-date'
+import type { ByteRange } from '../storage/storage'
+import type { DownloadFile, FileLocation } from './download-file'
+import type { DestinationGuard } from './http-guard'
+
+/** What the upstream client needs; the view validates every value. */
+export interface UpstreamClientOptions {
+  guard: DestinationGuard
+  agents: { http: http.Agent; https: https.Agent }
+  /** Milliseconds to establish the connection (DNS, TCP and TLS). */
+  connectTimeout: number
+  /** Milliseconds without a byte from upstream, before or after the response headers. */
+  timeout: number
+  /** Redirects followed per request. */
+  maxRedirects: number
+  /** The most bytes a file may have; `undefined` for no limit. */
+  maxSize?: number
+}
+
+/** An upstream response, after redirects, and the URL that gave it. */
+export interface UpstreamResponse {
+  response: IncomingMessage
+  url: URL
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308])
+// Credentials meant for one origin must not follow a redirect to another (as fetch does).
+const CREDENTIALS = new Set(['authorization', 'cookie', 'proxy-authorization'])
+const noop = () => {}
+
+/**
+ * Makes GET and HEAD requests for the HTTP view: checks every hop with the guard, follows
+ * redirects, and turns network failures into `UpstreamError` (502, or 504 for timeouts).
+ */
+export class UpstreamClient {
+  constructor(readonly options: UpstreamClientOptions) {}
+
+  /**
+   * Requests `url`, following redirects. Headers named in `CREDENTIALS` are sent only to the origin
+   * of `credentialsOrigin` (the URL the view was configured with). The response is not read.
+   */
+  async send(
+    url: URL,
+    method: 'GET' | 'HEAD',
+    headers: Record<string, string>,
+    credentialsOrigin: string,
+  ): Promise<UpstreamResponse> {
+    let current = url
+    for (let hop = 0; ; hop++) {
+      const hopHeaders = current.origin === credentialsOrigin ? headers : withoutCredentials(headers)
+      const response = await this.once(current, method, hopHeaders)
+      const status = response.statusCode ?? 0
+      if (!REDIRECTS.has(status)) return { response, url: current }
+      discard(response)
+      const location = response.headers.location
+      if (!location) throw new UpstreamError(`${current.host} answered ${status} without a Location`)
+      if (hop >= this.options.maxRedirects)
+        throw new UpstreamError(`${url.host}: more than ${this.options.maxRedirects} redirects`)
+      try {
+        current = new URL(location, current)
+      } catch {
+        throw new UpstreamError(`${current.host} redirected to an invalid URL`)
+      }
+      current.hash = ''
+    }
+  }
+
+  /** One request, no redirects: resolves with the response once its headers arrived. */
+  private once(
+    url: URL,
+    method: string,
+    headers: Record<string, string>,
+    retry = true,
+  ): Promise<IncomingMessage> {
+    const destination = this.options.guard.check(url)
+    const { connectTimeout, timeout } = this.options
+    const tls = url.protocol === 'https:'
+    return new Promise((resolve, reject) => {
+      let settled = false
+      let timer: NodeJS.Timeout | undefined
+      const request = (tls ? https : http).request({
+        hostname: destination.hostname,
+        port: url.port === '' ? undefined : Number(url.port),
+        path: `${url.pathname}${url.search}`,
+        method,
+        headers,
+        agent: tls ? this.options.agents.https : this.options.agents.http,
+        lookup: destination.lookup,
+      })
+      const expire = (what: string, ms: number) => () =>
+        request.destroy(new UpstreamError(`${url.host} ${what} within ${ms} ms`, true))
+      timer = setTimeout(expire('did not accept the connection', connectTimeout), connectTimeout)
+      request.on('socket', (socket) => {
+        const connected = () => {
+          clearTimeout(timer)
+          if (!settled) timer = setTimeout(expire('sent no response headers', timeout), timeout)
+        }
+        if (request.reusedSocket || (!tls && !socket.connecting)) connected()
+        else socket.once(tls ? 'secureConnect' : 'connect', connected)
+      })
+      request.on('response', (response) => {
+        clearTimeout(timer)
+        settled = true
+        // Errors after this point reach whoever reads the body; an unread body must not crash.
+        response.on('error', noop)
+        resolve(response)
+      })
+      request.on('error', (error) => {
+        clearTimeout(timer)
+        if (settled) return
+        settled = true
+        // A kept-alive socket the server closed meanwhile: GET and HEAD are safe to send again, once.
+        const code = (error as NodeJS.ErrnoException).code
+        if (retry && request.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE')) {
+          resolve(this.once(url, method, headers, false))
+          return
+        }
+        reject(upstreamFailure(error, url))
+      })
+      request.end()
+    })
+  }
+}
+
+/** Our own errors pass through; network errors become a 502 naming the host. */
+function upstreamFailure(error: unknown, url: URL): Error {
+  if (error instanceof UpstreamError || error instanceof DestinationNotAllowedError) return error
+  const cause = asError(error)
+  return new UpstreamError(`${url.host}: ${cause.message}`, false, { cause })
+}
+
+function withoutCredentials(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !CREDENTIALS.has(name.toLowerCase())))
+}
+
+/** Lets a response go: an unread body is destroyed (its socket too), a complete one freed for reuse. */
+function discard(response: IncomingMessage): void {
+  if (response.destroyed) return
+  if (response.complete) response.resume()
+  else response.destroy()
+}
+
+/** What the view asks of the upstream for one client request. */
+export interface HTTPFileRequest {
+  method: 'GET' | 'HEAD'
+  /** Headers for every request about this file: the static ones and the forwarded client ones. */
+  headers: Record<string, string>
+  /** The client's Range and conditional headers, sent with the first request only. */
+  conditional: Record<string, string>
+  /** The name the client sees, overriding the upstream's. */
+  basename?: string
+}
+
+/** The bytes an unread upstream body holds, and how to read them in ascending order. */
+class BodyCursor {
+  /** Offset, in the representation, of the next byte. */
+  position: number
+  /** A part is reading from this cursor. */
+  busy = false
+  private pending: Buffer | undefined
+  private received = 0
+  private iterator: AsyncIterator<unknown> | undefined
+  private released = false
+
+  constructor(
+    private readonly response: IncomingMessage,
+    private readonly source: Readable,
+    first: number,
+    /** Offset of the last byte the body holds; `Infinity` when the body runs to the end. */
+    readonly last: number,
+    private readonly limits: { timeout: number; maxSize?: number; host: string },
+  ) {
+    this.position = first
+  }
+
+  /** Whether this body can still serve `start` to `end` (inclusive; `Infinity` = to the end). */
+  covers(start: number, end: number): boolean {
+    // Not `destroyed`: a body that ended is destroyed, yet its last chunk may still be pending here.
+    return !this.busy && !this.released && !this.source.errored && start >= this.position && end <= this.last
+  }
+
+  /** The next bytes of `start`-`end`, or `undefined` once they were all given. */
+  async piece(start: number, end: number): Promise<Buffer | undefined> {
+    for (;;) {
+      if (this.position > end) return undefined
+      const chunk = this.pending ?? (await this.pull())
+      this.pending = undefined
+      if (chunk === undefined) {
+        if (end === Number.POSITIVE_INFINITY) return undefined
+        throw new UpstreamError(
+          `${this.limits.host}: the body ended at byte ${this.position}, before byte ${end}`,
+        )
+      }
+      const chunkStart = this.position
+      if (chunkStart + chunk.length <= start) {
+        // Before the range: skip (an upstream that ignored Range, or the gap between two ranges).
+        this.position += chunk.length
+        continue
+      }
+      const from = Math.max(0, start - chunkStart)
+      const to = Math.min(chunk.length, end - chunkStart + 1)
+      if (to < chunk.length) this.pending = chunk.subarray(to)
+      this.position = chunkStart + to
+      return chunk.subarray(from, to)
+    }
+  }
+
+  /** Destroys the body (and its socket) with `error`. */
+  abort(error: Error): void {
+    this.released = true
+    this.response.destroy(error)
+    if (this.source !== this.response) this.source.destroy(error)
+  }
+
+  /**
+   * Frees the body once nobody needs it: a complete, identity body is read to its end so the
+   * socket returns to the pool; anything else is destroyed.
+   */
+  release(): void {
+    if (this.released) return
+    this.released = true
+    if (this.source.destroyed) return
+    if (this.source !== this.response || !this.response.complete) {
+      this.abort(new Error('released'))
+      return
+    }
+    const iterator = this.iterator
+    if (!iterator) {
+      this.response.resume()
+      return
+    }
+    const drain = async () => {
+      while (!(await iterator.next()).done) {}
+    }
+    drain().catch(noop)
+  }
+
+  /** One chunk of the body, or `undefined` at its end; the idle timeout and `maxSize` apply. */
+  private async pull(): Promise<Buffer | undefined> {
+    this.iterator ??= this.source[Symbol.asyncIterator]()
+    const { timeout, maxSize, host } = this.limits
+    const timer = setTimeout(
+      () => this.abort(new UpstreamError(`${host} sent nothing for ${timeout} ms`, true)),
+      timeout,
+    )
+    try {
+      const next = await this.iterator.next()
+      if (next.done) return undefined
+      const chunk = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value as Uint8Array)
+      this.received += chunk.length
+      if (maxSize !== undefined && this.received > maxSize) {
+        const error = new UpstreamError(`${host}: the body is larger than maxSize (${maxSize} bytes)`)
+        this.abort(error)
+        throw error
+      }
+      return chunk
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+}
+
+/** One `open()`: bytes `start`-`end` of a cursor, as a stream whose destruction aborts the upstream. */
+class PartStream extends Readable {
+  private pumping = false
+  private done = false
+
+  constructor(
+    private readonly cursor: BodyCursor,
+    private readonly start: number,
+    private readonly end: number,
+    private readonly onDone: () => void,
+  ) {
+    super()
+    cursor.busy = true
+  }
+
+  override _read(): void {
+    if (!this.pumping) void this.pump()
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    // The client left, or the source failed: an upstream body read halfway is of no further use.
+    if (!this.done) this.cursor.abort(error ?? new Error('The download was closed'))
+    callback(error)
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true
+    try {
+      for (;;) {
+        const piece = await this.cursor.piece(this.start, this.end)
+        if (this.destroyed) return
+        if (piece === undefined) {
+          this.done = true
+          this.cursor.busy = false
+          this.onDone()
+          this.push(null)
+          return
+        }
+        if (!this.push(piece)) return
+      }
+    } catch (error) {
+      this.destroy(asError(error))
+    } finally {
+      this.pumping = false
+    }
+  }
+}
+
+/**
+ * A file served from a remote URL. Its metadata (size, type, validators, name) is the upstream
+ * response's; its bytes are that response's body, read once, or a new ranged request when the
+ * responder asks for bytes the first body cannot give. Built by `HTTPFile.fetch()`.
+ *
+ * Content-Encoding: the view asks for `identity`. An upstream that encodes anyway is decoded; the
+ * size is then unknown (no Content-Length, no ranges) and a strong ETag becomes weak, because it
+ * named the encoded bytes.
+ */
+export class HTTPFile implements DownloadFile {
+  readonly name: string
+  readonly size?: number
+  readonly contentType?: string
+  readonly modifiedAt?: Date
+  readonly etag?: string
+  readonly location: FileLocation
+  readonly relayStatus?: 304 | 412 | 416
+  /** The URL that answered, after redirects. */
+  readonly url: URL
+  private initial: BodyCursor | undefined
+  private readonly cursors = new Set<BodyCursor>()
+
+  private constructor(
+    private readonly client: UpstreamClient,
+    private readonly request: HTTPFileRequest,
+    private readonly credentialsOrigin: string,
+    upstream: UpstreamResponse,
+  ) {
+    const { response, url } = upstream
+    const status = response.statusCode ?? 0
+    const headers = response.headers
+    this.url = url
+    this.location = { kind: 'url', url: url.href }
+    const encoded = encodings(headers['content-encoding'])
+    if (status === 304 || status === 412 || status === 416) this.relayStatus = status
+
+    // Size: a 200's Content-Length, the complete length of a 206 or a 416.
+    const range = status === 206 ? parseContentRange(headers['content-range']) : undefined
+    if (status === 206 && !range) throw this.failure(response, 'a 206 without a valid Content-Range')
+    if (status === 206 && /^multipart\//i.test(headers['content-type'] ?? ''))
+      throw this.failure(response, 'several ranges for one')
+    const size =
+      encoded.length > 0
+        ? undefined
+        : status === 200
+          ? parseLength(headers['content-length'])
+          : status === 206
+            ? range?.size
+            : status === 416
+              ? parseUnsatisfied(headers['content-range'])
+              : undefined
+    const { maxSize } = this.client.options
+    if (size !== undefined && maxSize !== undefined && size > maxSize) {
+      discard(response)
+      throw new UpstreamError(`${url.host}: the file has ${size} bytes, more than maxSize (${maxSize})`)
+    }
+    if (size !== undefined) this.size = size
+
+    const type = headers['content-type']
+    if (type !== undefined) this.contentType = type
+    const etag = headers.etag?.trim()
+    if (etag !== undefined && isEntityTag(etag))
+      this.etag = encoded.length > 0 && !etag.startsWith('W/') ? `W/${etag}` : etag
+    const modified = parseHttpDate(headers['last-modified'])
+    if (modified !== undefined) this.modifiedAt = new Date(modified)
+    this.name = request.basename || dispositionName(headers['content-disposition']) || urlName(url)
+
+    // The body, when there is one we can use: a full 200, or the 206's range of identity bytes.
+    const hasBody = request.method === 'GET' && (status === 200 || (status === 206 && encoded.length === 0))
+    if (!hasBody) {
+      discard(response)
+      return
+    }
+    const source = encoded.length > 0 ? decode(response, encoded) : response
+    const first = range?.start ?? 0
+    const last = range ? range.end : size !== undefined ? size - 1 : Number.POSITIVE_INFINITY
+    this.initial = this.track(new BodyCursor(response, source, first, last, this.limits(url)))
+  }
+
+  /**
+   * Asks the upstream for `url` with the client's Range and conditional headers, and describes the
+   * answer. An upstream 404 or 410 is a `FileNotFoundError`; any other failure an `UpstreamError`.
+   *
+   * @example
+   * const file = await HTTPFile.fetch(client, new URL('https://cdn.example.com/a.pdf'), { method: 'GET', headers: {}, conditional: {} })
+   */
+  static async fetch(client: UpstreamClient, url: URL, request: HTTPFileRequest): Promise<HTTPFile> {
+    const headers = { ...request.headers, ...request.conditional, 'Accept-Encoding': 'identity' }
+    const upstream = await client.send(url, request.method, headers, url.origin)
+    const { response } = upstream
+    const status = response.statusCode ?? 0
+    const sent = (name: string) => request.conditional[name] !== undefined
+    // A relayed status is faithful only if it answers a header we actually sent.
+    const expected =
+      status === 200 ||
+      (status === 206 && sent('Range')) ||
+      (status === 416 && sent('Range')) ||
+      (status === 304 && (sent('If-None-Match') || sent('If-Modified-Since'))) ||
+      (status === 412 && (sent('If-Match') || sent('If-Unmodified-Since')))
+    if (!expected) {
+      discard(response)
+      throw statusFailure(status, upstream.url)
+    }
+    return new HTTPFile(client, request, url.origin, upstream)
+  }
+
+  /**
+   * The file's bytes, or one inclusive range of them. The first response's body serves it when it
+   * holds those bytes (ranges come in ascending order, so one full body serves a whole multipart
+   * answer); otherwise a new `Range` request is made, pinned to this file's strong ETag.
+   */
+  async open(range?: ByteRange): Promise<Readable> {
+    const start = range?.start ?? 0
+    const end = range?.end ?? (this.size === undefined ? Number.POSITIVE_INFINITY : this.size - 1)
+    const initial = this.initial
+    if (initial?.covers(start, end)) return new PartStream(initial, start, end, noop)
+    const cursor = await this.refetch(range)
+    return new PartStream(cursor, start, end, () => cursor.release())
+  }
+
+  /** Destroys every upstream body nobody read; frees the complete ones. Safe to call twice. */
+  release(): void {
+    for (const cursor of this.cursors) cursor.release()
+    this.cursors.clear()
+    this.initial = undefined
+  }
+
+  /** A new request for `range` (or the whole file), checked against what this file describes. */
+  private async refetch(range: ByteRange | undefined): Promise<BodyCursor> {
+    const headers: Record<string, string> = { ...this.request.headers, 'Accept-Encoding': 'identity' }
+    if (range) headers.Range = `bytes=${range.start}-${range.end}`
+    // The bytes must come from the same representation: If-Match turns a change into a 412.
+    if (this.etag && !this.etag.startsWith('W/')) headers['If-Match'] = this.etag
+    const upstream = await this.client.send(this.url, 'GET', headers, this.credentialsOrigin)
+    const { response, url } = upstream
+    const status = response.statusCode ?? 0
+    const encoded = encodings(response.headers['content-encoding'])
+    if (!range) {
+      if (status !== 200) {
+        discard(response)
+        throw statusFailure(status, url)
+      }
+      const source = encoded.length > 0 ? decode(response, encoded) : response
+      return this.track(new BodyCursor(response, source, 0, Number.POSITIVE_INFINITY, this.limits(url)))
+    }
+    const got = status === 206 ? parseContentRange(response.headers['content-range']) : undefined
+    const matches =
+      got !== undefined &&
+      encoded.length === 0 &&
+      got.start === range.start &&
+      got.end === range.end &&
+      (this.size === undefined || got.size === this.size)
+    if (!matches) {
+      discard(response)
+      if (status === 206 || status === 200 || status === 412)
+        throw new UpstreamError(
+          `${url.host} did not answer bytes ${range.start}-${range.end} of the same file (status ${status})`,
+        )
+      throw statusFailure(status, url)
+    }
+    return this.track(new BodyCursor(response, response, range.start, range.end, this.limits(url)))
+  }
+
+  private track(cursor: BodyCursor): BodyCursor {
+    this.cursors.add(cursor)
+    return cursor
+  }
+
+  private limits(url: URL) {
+    return { timeout: this.client.options.timeout, maxSize: this.client.options.maxSize, host: url.host }
+  }
+
+  private failure(response: IncomingMessage, what: string): UpstreamError {
+    discard(response)
+    return new UpstreamError(`${this.url.host} answered with ${what}`)
+  }
+}
+
+/** 404 and 410 mean the file is not there; anything else is a bad gateway. */
+function statusFailure(status: number, url: URL): Error {
+  if (status === 404 || status === 410) return new FileNotFoundError(`No file at ${url.host}${url.pathname}`)
+  return new UpstreamError(`${url.host}${url.pathname} answered ${status}`)
+}
+
+/** The codings of a Content-Encoding, outermost last; `identity` is none. */
+function encodings(header: string | undefined): string[] {
+  if (header === undefined) return []
+  return header
+    .split(',')
+    .map((coding) => coding.trim().toLowerCase())
+    .filter((coding) => coding !== '' && coding !== 'identity')
+}
+
+/** The decoded body of a response encoded despite `Accept-Encoding: identity`. */
+function decode(response: IncomingMessage, codings: string[]): Readable {
+  let stream: Readable = response
+  for (const coding of [...codings].reverse()) {
+    const decoder =
+      coding === 'gzip' || coding === 'x-gzip'
+        ? zlib.createGunzip()
+        : coding === 'deflate'
+          ? zlib.createInflate()
+          : coding === 'br'
+            ? zlib.createBrotliDecompress()
+            : undefined
+    if (!decoder) {
+      response.destroy()
+      throw new UpstreamError(`The upstream used an unknown Content-Encoding "${coding}"`)
+    }
+    const upstream = stream
+    upstream.on('error', (error) => decoder.destroy(error))
+    decoder.on('error', noop)
+    stream = upstream.pipe(decoder)
+  }
+  return stream
+}
+
+function parseLength(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d+$/.test(value.trim())) return undefined
+  const length = Number(value.trim())
+  return Number.isSafeInteger(length) ? length : undefined
+}
+
+/** `bytes a-b/N` (or `bytes a-b/*`, size unknown) of a 206. */
+function parseContentRange(
+  value: string | undefined,
+): { start: number; end: number; size: number | undefined } | undefined {
+  const match = value === undefined ? null : /^bytes (\d+)-(\d+)\/(\d+|\*)$/i.exec(value.trim())
+  if (!match) return undefined
+  const start = Number(match[1])
+  const end = Number(match[2])
+  const size = match[3] === '*' ? undefined : Number(match[3])
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start) return undefined
+  if (size !== undefined && (!Number.isSafeInteger(size) || end >= size)) return undefined
+  return { start, end, size }
+}
+
+/** The complete length in a 416's `bytes *\/N`. */
+function parseUnsatisfied(value: string | undefined): number | undefined {
+  const match = value === undefined ? null : /^bytes \*\/(\d+)$/i.exec(value.trim())
+  const size = match ? Number(match[1]) : undefined
+  return size !== undefined && Number.isSafeInteger(size) ? size : undefined
+}
+
+/** The file name of an upstream Content-Disposition, when it parses. */
+function dispositionName(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined
+  try {
+    const name = parseDisposition(value).parameters.filename
+    return name?.trim() ? name : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** The last path segment of `url`, percent-decoded; 'download' when there is none. */
+function urlName(url: URL): string {
+  const segment = url.pathname.split('/').pop() ?? ''
+  let name = segment
+  try {
+    name = decodeURIComponent(segment)
+  } catch {
+    // Not valid percent-encoding: keep the segment as it is.
+  }
+  return name.trim() === '' ? 'download' : name
+}
