@@ -32,6 +32,11 @@ export class UpstreamError extends DownloadError {
   }
 }
 
+/** A request parameter outside what the view allows (an image width that is not in the list): 400. */
+export class InvalidParameterError extends DownloadError {
+  override name = 'InvalidParameterError'
+}
+
 /**
  * A signed URL that is missing its signature, expired, tampered with, or signed by an unknown key:
  * 403. The reason goes to the log; the client gets only the status text.
@@ -69,7 +74,7 @@ export class ConfigurationError extends DownloadError {
  */
 export function statusForError(error: unknown): number | undefined {
   if (error instanceof FileNotFoundError || error instanceof UnsafePathError) return 404
-  if (error instanceof BadPathError) return 400
+  if (error instanceof BadPathError || error instanceof InvalidParameterError) return 400
   if (error instanceof SignatureError || error instanceof DestinationNotAllowedError) return 403
   if (error instanceof UpstreamError) return error.timedOut ? 504 : 502
   if (error instanceof ServiceUnavailableError) return 503

@@ -16,6 +16,7 @@ export {
   DownloadError,
   FileColumnError,
   FileNotFoundError,
+  InvalidParameterError,
   ServiceUnavailableError,
   SignatureError,
   statusForError,

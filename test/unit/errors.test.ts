@@ -3,10 +3,13 @@ import {
   asError,
   BadPathError,
   ConfigurationError,
+  DestinationNotAllowedError,
   DownloadError,
   FileColumnError,
   FileNotFoundError,
+  InvalidParameterError,
   ServiceUnavailableError,
+  SignatureError,
   statusForError,
   UnsafePathError,
   UpstreamError,
@@ -21,6 +24,9 @@ describe('statusForError()', () => {
       ['UpstreamError', new UpstreamError('Upstream answered 500'), 502],
       ['UpstreamError that timed out', new UpstreamError('Upstream timed out', true), 504],
       ['ServiceUnavailableError', new ServiceUnavailableError('The DataSource is not initialized'), 503],
+      ['InvalidParameterError', new InvalidParameterError('width 100 is not one of 64, 128'), 400],
+      ['SignatureError', new SignatureError('Signed URL refused for GET /a: expired'), 403],
+      ['DestinationNotAllowedError', new DestinationNotAllowedError('127.0.0.1 is loopback'), 403],
     ])('maps %s to %i', (_label, error, status) => {
       expect(statusForError(error)).toBe(status)
     })
