@@ -2,9 +2,9 @@
  * @module HTTPFile: a DownloadFile whose bytes and metadata come from a remote HTTP server, and the
  * upstream client behind it (SSRF guard on every hop, timeouts, redirects, size limit).
  */
-import http, { type IncomingMessage } from 'node:http'
+import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 import https from 'node:https'
-import { Readable } from 'node:stream'
+import { Readable, type Transform } from 'node:stream'
 import zlib from 'node:zlib'
 import { parse as parseDisposition } from 'content-disposition'
 import { asError, DestinationNotAllowedError, FileNotFoundError, UpstreamError } from '../errors'
@@ -230,11 +230,13 @@ class BodyCursor {
   release(): void {
     if (this.released) return
     this.released = true
-    if (this.source.destroyed) return
+    // The response decides, not the source: a decoder can end before the response does (zero
+    // padding after a gzip member), and the socket would then stay held by an unread response.
     if (this.source !== this.response || !this.response.complete) {
       this.abort(new Error('released'))
       return
     }
+    if (this.response.destroyed) return
     const iterator = this.iterator
     if (!iterator) {
       this.response.resume()
@@ -356,8 +358,22 @@ export class HTTPFile implements DownloadFile {
     if (status === 304 || status === 412 || status === 416) this.relayStatus = status
 
     // Size: a 200's Content-Length, the complete length of a 206 or a 416.
-    const range = status === 206 ? parseContentRange(headers['content-range']) : undefined
-    if (status === 206 && !range) throw this.failure(response, 'a 206 without a valid Content-Range')
+    const range = status === 206 ? partialRange(headers, encoded.length === 0) : undefined
+    if (status === 206 && !range)
+      throw this.failure(
+        response,
+        'a 206 whose Content-Range is invalid or disagrees with its Content-Length',
+      )
+    // A length Node accepts but we cannot represent (above 2^53) is no file: refuse it before any
+    // header, as maxSize promises, instead of streaming it as a body of unknown length.
+    const declared = headers['content-length']
+    if (
+      status === 200 &&
+      encoded.length === 0 &&
+      declared !== undefined &&
+      parseLength(declared) === undefined
+    )
+      throw this.failure(response, 'an unusable Content-Length')
     if (status === 206 && /^multipart\//i.test(headers['content-type'] ?? ''))
       throw this.failure(response, 'several ranges for one')
     const size =
@@ -464,7 +480,7 @@ export class HTTPFile implements DownloadFile {
       const source = encoded.length > 0 ? decode(response, encoded) : response
       return this.track(new BodyCursor(response, source, 0, Number.POSITIVE_INFINITY, this.limits(url)))
     }
-    const got = status === 206 ? parseContentRange(response.headers['content-range']) : undefined
+    const got = status === 206 ? partialRange(response.headers, encoded.length === 0) : undefined
     const matches =
       got !== undefined &&
       encoded.length === 0 &&
@@ -512,22 +528,31 @@ function encodings(header: string | undefined): string[] {
     .filter((coding) => coding !== '' && coding !== 'identity')
 }
 
+const DECODERS: Record<string, () => Transform> = {
+  gzip: () => zlib.createGunzip(),
+  'x-gzip': () => zlib.createGunzip(),
+  deflate: () => zlib.createInflate(),
+  br: () => zlib.createBrotliDecompress(),
+}
+// Each coding costs a native decompressor: a header listing thousands would exhaust memory and CPU
+// (the same cap as undici, nodejs/undici#4729).
+const MAX_CODINGS = 5
+
 /** The decoded body of a response encoded despite `Accept-Encoding: identity`. */
 function decode(response: IncomingMessage, codings: string[]): Readable {
+  // Check the whole list before building anything: nothing to tear down on refusal.
+  const unknown = codings.find((coding) => !Object.hasOwn(DECODERS, coding))
+  if (unknown !== undefined || codings.length > MAX_CODINGS) {
+    response.destroy()
+    throw new UpstreamError(
+      unknown !== undefined
+        ? `The upstream used an unknown Content-Encoding "${unknown}"`
+        : `The upstream used ${codings.length} content codings, more than ${MAX_CODINGS}`,
+    )
+  }
   let stream: Readable = response
   for (const coding of [...codings].reverse()) {
-    const decoder =
-      coding === 'gzip' || coding === 'x-gzip'
-        ? zlib.createGunzip()
-        : coding === 'deflate'
-          ? zlib.createInflate()
-          : coding === 'br'
-            ? zlib.createBrotliDecompress()
-            : undefined
-    if (!decoder) {
-      response.destroy()
-      throw new UpstreamError(`The upstream used an unknown Content-Encoding "${coding}"`)
-    }
+    const decoder = (DECODERS[coding] as () => Transform)()
     const upstream = stream
     upstream.on('error', (error) => decoder.destroy(error))
     decoder.on('error', noop)
@@ -540,6 +565,17 @@ function parseLength(value: string | undefined): number | undefined {
   if (value === undefined || !/^\d+$/.test(value.trim())) return undefined
   const length = Number(value.trim())
   return Number.isSafeInteger(length) ? length : undefined
+}
+
+/**
+ * The Content-Range of a 206, when valid and, for identity bytes, exactly as long as its
+ * Content-Length: otherwise the body cannot hold the bytes the range names.
+ */
+function partialRange(headers: IncomingHttpHeaders, identity: boolean) {
+  const range = parseContentRange(headers['content-range'])
+  const length = headers['content-length']
+  if (!range || !identity || length === undefined) return range
+  return parseLength(length) === range.end - range.start + 1 ? range : undefined
 }
 
 /** `bytes a-b/N` (or `bytes a-b/*`, size unknown) of a 206. */

@@ -70,7 +70,8 @@ export interface HTTPDownloadViewOptions extends DownloadViewOptions {
   timeout?: number
   /**
    * The agents for upstream connections (a custom CA, a proxy, socket limits). A custom agent must
-   * keep Node's `lookup` option: the SSRF guard relies on it.
+   * keep Node's `lookup` option: the SSRF guard relies on it. Do not share one agent between views
+   * with different allow-lists: a pooled connection is reused without a new DNS check.
    * @default a keep-alive http.Agent and https.Agent per view
    */
   agent?: { http?: http.Agent; https?: https.Agent }
@@ -190,6 +191,9 @@ export class HTTPDownloadView extends DownloadView {
         fail('requestHeaders', `may not set "${name}": the view or the connection decides it`)
       if (typeof value !== 'string' || !FIELD_VALUE.test(value))
         fail('requestHeaders', `has an invalid value for "${name}"`)
+      // Which would win is a guess either way: a client's Authorization over the server's own token.
+      if (this.forwardHeaders.some((forwarded) => forwarded.toLowerCase() === lower))
+        fail('requestHeaders', `sets "${name}", which "forwardHeaders" also takes from the client`)
     }
     this.requestHeaders = { ...extra }
 

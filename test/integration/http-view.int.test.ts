@@ -4,7 +4,7 @@ import { once } from 'node:events'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import net from 'node:net'
-import { gzipSync } from 'node:zlib'
+import { brotliCompressSync, gzipSync } from 'node:zlib'
 import express from 'express'
 import request from 'supertest'
 import type { DownloadRequest } from '../../src/views/download-view'
@@ -395,6 +395,25 @@ describe('HTTPDownloadView', () => {
         'bytes=4-8',
       ])
     })
+
+    it('returns 502 when the second answer gives another complete length', async () => {
+      // The first answer says 9 bytes, the second 10: not the same representation.
+      upstream.route('/grown.txt', (req, res) => {
+        const second = req.headers['if-match'] !== undefined
+        res
+          .writeHead(206, {
+            ETag: ETAG,
+            'Content-Range': second ? 'bytes 4-8/10' : 'bytes 0-2/9',
+            'Content-Length': second ? '5' : '3',
+          })
+          .end(second ? NUMS.subarray(4) : NUMS.subarray(0, 3))
+      })
+      const response = await request(appFor(viewFor(upstream.url('/grown.txt'))))
+        .get('/file')
+        .set('Range', 'bytes=4-')
+      expect(response.status).toBe(502)
+      expect(seenAt(upstream, '/grown.txt')).toHaveLength(2)
+    })
   })
 
   describe('when If-None-Match matches', () => {
@@ -475,6 +494,18 @@ describe('HTTPDownloadView', () => {
       const response = await request(appFor(viewFor(upstream.url('/broken.txt')))).get('/file')
       expect(response.status).toBe(502)
       expect(response.text).toBe('Bad Gateway\n')
+    })
+  })
+
+  describe('when the upstream answers 206 with fewer bytes than its Content-Range names', () => {
+    it('returns 502 before any header, not a 206 cut short', async () => {
+      upstream.route('/short-206.txt', (_req, res) => {
+        res.writeHead(206, { 'Content-Range': 'bytes 2-5/9', 'Content-Length': '2' }).end('34')
+      })
+      const answer = await rawGet(viewFor(upstream.url('/short-206.txt')), {
+        headers: { Range: 'bytes=2-5' },
+      })
+      expect(answer.status).toBe(502)
     })
   })
 
@@ -658,6 +689,7 @@ describe('HTTPDownloadView', () => {
       // The first connection answers once, then resets when it is reused; later ones answer.
       const sockets = new Set<net.Socket>()
       let connections = 0
+      let resets = 0
       const flaky = net.createServer((socket) => {
         sockets.add(socket)
         socket.on('error', () => {})
@@ -665,6 +697,7 @@ describe('HTTPDownloadView', () => {
         let answered = 0
         socket.on('data', () => {
           if (number === 1 && answered === 1) {
+            resets++
             socket.resetAndDestroy()
             return
           }
@@ -680,6 +713,8 @@ describe('HTTPDownloadView', () => {
         expect((await request(app).get('/file')).status).toBe(200)
         const response = await request(app).get('/file').buffer(true).parse(binaryParser)
         assertDownload(response, { content: NUMS })
+        // The second request did go out on the kept-alive connection, and was sent again.
+        expect(resets).toBe(1)
         expect(connections).toBe(2)
       } finally {
         for (const socket of sockets) socket.destroy()
@@ -725,6 +760,16 @@ describe('HTTPDownloadView', () => {
 
     it('returns 502 before any header when the declared length is larger', async () => {
       const response = await request(appFor(viewFor(upstream.url('/nums.txt'), { maxSize: 8 }))).get('/file')
+      expect(response.status).toBe(502)
+    })
+
+    it('returns 502 before any header when the declared length is too large for a number', async () => {
+      upstream.route('/huge', (_req, res) => {
+        // Node accepts a Content-Length up to 2^64 - 1; JavaScript numbers are exact up to 2^53.
+        res.writeHead(200, { 'Content-Length': '18000000000000000000' }).write('123')
+      })
+      const view = viewFor(upstream.url('/huge'), { maxSize: 8, timeout: 1000 })
+      const response = await request(appFor(view)).get('/file')
       expect(response.status).toBe(502)
     })
 
@@ -842,6 +887,45 @@ describe('HTTPDownloadView', () => {
     it('makes the strong ETag weak', async () => {
       const response = await request(appFor(viewFor(upstream.url('/gzip.txt')))).get('/file')
       expect(response.headers.etag).toBe('W/"gz1"')
+    })
+
+    it('decodes a chain of codings, the last applied first', async () => {
+      upstream.route('/chain.txt', (_req, res) => {
+        res
+          .writeHead(200, { 'Content-Type': 'text/plain', 'Content-Encoding': 'gzip, br' })
+          .end(brotliCompressSync(gzipSync(text)))
+      })
+      const response = await request(appFor(viewFor(upstream.url('/chain.txt'))))
+        .get('/file')
+        .buffer(true)
+        .parse(binaryParser)
+      assertDownload(response, { content: text })
+    })
+
+    it('returns 502 for more than five codings, before building a decoder for each', async () => {
+      upstream.route('/six.txt', (_req, res) => {
+        let body = text
+        for (let index = 0; index < 6; index++) body = gzipSync(body)
+        res
+          .writeHead(200, {
+            'Content-Type': 'text/plain',
+            'Content-Encoding': Array(6).fill('gzip').join(', '),
+          })
+          .end(body)
+      })
+      expect((await request(appFor(viewFor(upstream.url('/six.txt')))).get('/file')).status).toBe(502)
+    })
+
+    it('frees the upstream connection when the decoded body ends before the response', async () => {
+      // Zero padding after a gzip member ends the decoder; the upstream then stalls, unfinished.
+      upstream.route('/padded.txt', (_req, res) => {
+        res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Encoding': 'gzip' })
+        res.write(Buffer.concat([gzipSync(text), Buffer.alloc(16)]))
+      })
+      const answer = await rawGet(viewFor(upstream.url('/padded.txt')))
+      expect(answer.complete).toBe(true)
+      expect(answer.body.equals(text)).toBe(true)
+      await eventually(() => upstream.open === 0)
     })
   })
 

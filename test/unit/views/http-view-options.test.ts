@@ -245,6 +245,16 @@ describe('HTTPDownloadView options', () => {
       expect(build({ requestHeaders: {} }).requestHeaders).toEqual({})
     })
 
+    it('rejects a header that forwardHeaders also takes from the client', () => {
+      expect(
+        configurationError(() =>
+          build({ forwardHeaders: ['authorization'], requestHeaders: { Authorization: 'Bearer t' } }),
+        ),
+      ).toBe(
+        'HTTPDownloadView: option "requestHeaders" sets "Authorization", which "forwardHeaders" also takes from the client',
+      )
+    })
+
     it('rejects a value with a line break', () => {
       expect(configurationError(() => build({ requestHeaders: { 'X-A': 'a\r\nX-B: b' } }))).toBe(
         'HTTPDownloadView: option "requestHeaders" has an invalid value for "X-A"',
