@@ -8,11 +8,12 @@ import type { RequestLike } from '../responder/respond'
 import type { Storage } from '../storage/storage'
 import type { Offload } from './offload'
 import {
+  checkOptions,
   encodeSegments,
   matchSegments,
   matchUrl,
   offloadedPlan,
-  parseRuleSource,
+  parseRules,
   type RuleSource,
 } from './rules'
 
@@ -64,7 +65,7 @@ export interface XAccelRedirectOptions {
 }
 
 const OWNER = 'xAccelRedirect()'
-const OPTIONS = new Set(['rules', 'buffering', 'limitRate', 'expires', 'charset'])
+const OPTIONS = ['rules', 'buffering', 'limitRate', 'expires', 'charset']
 // An nginx location prefix: `/`, then segments of path characters (RFC 3986 pchar), each ending in `/`.
 const LOCATION = /^\/(?:(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})+\/)+$/
 // A charset name: an RFC 9110 token.
@@ -84,8 +85,9 @@ interface Rule {
  * the internal location must restore the ones nginx drops (docs/nginx.md).
  *
  * Not offloaded, so streamed by Node: files that no rule covers, generated files, names that
- * hold control characters, and requests that carry `If-Match` (other than `*`) or
- * `If-Unmodified-Since`, which nginx would check again against the file on disk and refuse.
+ * hold control characters, local files that a symlink leads out of their root, and requests that
+ * carry `If-Match` (other than `*`) or `If-Unmodified-Since`, which nginx would check again against
+ * the file on disk and refuse.
  *
  * @example
  * app.use(offloadMiddleware(xAccelRedirect({
@@ -94,12 +96,19 @@ interface Rule {
  * })))
  */
 export function xAccelRedirect(options: XAccelRedirectOptions): Offload {
-  if (typeof options !== 'object' || options === null)
-    throw new ConfigurationError(`${OWNER}: options must be an object with "rules"`)
-  for (const key of Object.keys(options)) {
-    if (!OPTIONS.has(key)) throw new ConfigurationError(`${OWNER}: unknown option "${key}"`)
-  }
-  const rules = parseRules(options.rules)
+  checkOptions(OWNER, options, OPTIONS)
+  const rules = parseRules(OWNER, options.rules, ['storage', 'root', 'url'], ['location']).map(
+    ({ at, record, source }): Rule => {
+      const location = record.location
+      // Dot segments, escaped ones too: nginx unescapes the URI, finds /../ and answers 404 to all.
+      if (typeof location !== 'string' || !LOCATION.test(location) || /\/(?:\.|%2e){1,2}\//i.test(location)) {
+        throw new ConfigurationError(
+          `${at}.location must be a URI path that starts and ends with "/" (such as "/protected/media/")`,
+        )
+      }
+      return { source, location }
+    },
+  )
   const headers = accelHeaders(options)
 
   return (plan, request) => {
@@ -136,29 +145,6 @@ function nginxWouldRecheck(request: RequestLike): boolean {
   const ifMatch = request.headers['if-match']
   if (ifMatch !== undefined && ifMatch.trim() !== '*') return true
   return request.headers['if-unmodified-since'] !== undefined
-}
-
-function parseRules(rules: unknown): Rule[] {
-  if (!Array.isArray(rules) || rules.length === 0) {
-    throw new ConfigurationError(`${OWNER}: option "rules" must be a non-empty array of rules`)
-  }
-  return rules.map((rule: unknown, index) => {
-    const at = `${OWNER}: option "rules"[${index}]`
-    if (typeof rule !== 'object' || rule === null) throw new ConfigurationError(`${at} must be an object`)
-    const record = rule as Record<string, unknown>
-    for (const key of Object.keys(record)) {
-      if (!['storage', 'root', 'url', 'location'].includes(key))
-        throw new ConfigurationError(`${at} has an unknown key "${key}"`)
-    }
-    const source = parseRuleSource(record, at, ['storage', 'root', 'url'])
-    const location = record.location
-    if (typeof location !== 'string' || !LOCATION.test(location) || /\/\.\.?\//.test(location)) {
-      throw new ConfigurationError(
-        `${at}.location must be a URI path that starts and ends with "/" (such as "/protected/media/")`,
-      )
-    }
-    return { source, location }
-  })
 }
 
 /** The X-Accel-* headers the options ask for, checked once. */

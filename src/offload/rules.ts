@@ -3,6 +3,7 @@
  * local directory, a URL prefix) to where the reverse proxy finds them, and the rewrite of a plan
  * into the bodiless answer the proxy completes.
  */
+import { realpathSync } from 'node:fs'
 import path from 'node:path'
 import { ConfigurationError } from '../errors'
 import type { FileLocation } from '../files/download-file'
@@ -18,10 +19,59 @@ export type RuleSource =
   | { kind: 'root'; root: string }
   | { kind: 'url'; url: string }
 
+/** A rule as read by {@link parseRules}: where it is in the options, its keys, and its source. */
+export interface ParsedRule {
+  /** `xAccelRedirect(): option "rules"[0]`, for messages. */
+  at: string
+  record: Record<string, unknown>
+  source: RuleSource
+}
+
 // C0 controls and DEL: a name holding one is never offloaded (CR/LF would split a header, NUL
 // ends a C string in the proxy), whatever escaping would make of it.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f]/
+export const CONTROL = /[\u0000-\u001f\u007f]/
+
+/**
+ * Checks the options object of `owner` (`xAccelRedirect()`): an object whose keys are all `known`.
+ * Throws a ConfigurationError that names the unknown option.
+ */
+export function checkOptions(
+  owner: string,
+  options: unknown,
+  known: readonly string[],
+): asserts options is object {
+  if (typeof options !== 'object' || options === null)
+    throw new ConfigurationError(`${owner}: options must be an object with "rules"`)
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw new ConfigurationError(`${owner}: unknown option "${key}"`)
+  }
+}
+
+/**
+ * Reads option "rules" of `owner`: a non-empty array of objects, each with exactly one source of
+ * `kinds` and no keys but those and `keys` (the backend's own, which it reads from `record`).
+ */
+export function parseRules(
+  owner: string,
+  rules: unknown,
+  kinds: readonly RuleSource['kind'][],
+  keys: readonly string[],
+): ParsedRule[] {
+  if (!Array.isArray(rules) || rules.length === 0) {
+    throw new ConfigurationError(`${owner}: option "rules" must be a non-empty array of rules`)
+  }
+  return rules.map((rule: unknown, index) => {
+    const at = `${owner}: option "rules"[${index}]`
+    if (typeof rule !== 'object' || rule === null) throw new ConfigurationError(`${at} must be an object`)
+    const record = rule as Record<string, unknown>
+    for (const key of Object.keys(record)) {
+      if (!(kinds as readonly string[]).includes(key) && !keys.includes(key))
+        throw new ConfigurationError(`${at} has an unknown key "${key}"`)
+    }
+    return { at, record, source: parseRuleSource(record, at, kinds) }
+  })
+}
 
 /**
  * Reads the source of `rule` (its `storage`, `root` or `url`; exactly one), or throws a
@@ -63,19 +113,49 @@ export function parseRuleSource(
  * cover the file: for a `storage` rule, the key's segments when the file is in that very storage;
  * for a `root` rule, the local path's segments below the root (a `path` location, or a storage
  * location whose `localPath()` is inside the root). Never for a `url` rule (see {@link matchUrl}).
+ * Never either for a local file that a symlink leads out of its base (see {@link staysInside}).
  */
 export function matchSegments(source: RuleSource, location: FileLocation): string[] | undefined {
   if (source.kind === 'storage') {
     if (location.kind !== 'storage') return undefined
     const storage = typeof source.storage === 'string' ? storages.tryGet(source.storage) : source.storage
     if (!storage || storage !== location.storage) return undefined
-    return keySegments(location.key)
+    const segments = keySegments(location.key)
+    const local = localPathOf(location)
+    // A storage that keeps local files: its root is localPath() minus the key, as in LocalStorage.
+    if (segments === undefined || local === undefined) return segments
+    return staysInside(path.join(local, ...segments.map(() => '..')), local) ? segments : undefined
   }
   if (source.kind === 'root') {
     const local = localPathOf(location)
-    return local === undefined ? undefined : segmentsBelow(source.root, local)
+    if (local === undefined) return undefined
+    const segments = segmentsBelow(source.root, local)
+    return segments !== undefined && staysInside(source.root, local) ? segments : undefined
   }
   return undefined
+}
+
+/**
+ * Whether `local`, its symlinks followed, is still inside `root` (followed too). The proxy follows
+ * symlinks (nginx unless `disable_symlinks`, mod_xsendfile, lighttpd), so a link that leads out of
+ * the root would make it send a file that Node refuses to (LocalStorage confines through
+ * symlinks), and a view that trusts a row's size and date never stats the key before the offload.
+ * Such a file is streamed by Node instead, which answers 404. A path that does not resolve (a
+ * missing file) is left to the proxy, which answers 404 too. Synchronous, as an offload is.
+ */
+export function staysInside(root: string, local: string): boolean {
+  let real: string
+  try {
+    real = realpathSync.native(local)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    return code === 'ENOENT' || code === 'ENOTDIR'
+  }
+  try {
+    return segmentsBelow(realpathSync.native(root), real) !== undefined
+  } catch {
+    return false
+  }
 }
 
 /** What follows a `url` rule's prefix in the file's URL (path and query), or `undefined`. */

@@ -8,11 +8,14 @@ import type { FileLocation } from '../files/download-file'
 import type { Storage } from '../storage/storage'
 import type { Offload } from './offload'
 import {
+  CONTROL,
+  checkOptions,
   encodeSegments,
   localPathOf,
   matchSegments,
   offloadedPlan,
-  parseRuleSource,
+  type ParsedRule,
+  parseRules,
   type RuleSource,
 } from './rules'
 
@@ -45,7 +48,7 @@ export interface SendfileOptions {
   proxyUnescapes?: boolean
 }
 
-const OPTIONS = new Set(['rules', 'proxyUnescapes'])
+const OPTIONS = ['rules', 'proxyUnescapes']
 
 interface Rule {
   source: RuleSource
@@ -57,7 +60,8 @@ interface Rule {
  * An offload for Apache with mod_xsendfile: `X-Sendfile: <absolute path>` and an empty body.
  * Apache then sends the file, answers Range itself, and checks preconditions against the ETag and
  * Last-Modified the app sent (unless `XSendFileIgnoreEtag` / `XSendFileIgnoreLastModified`).
- * Files that no rule covers, files with no local path, and generated files are streamed by Node.
+ * Files that no rule covers, files with no local path, files that a symlink leads out of their
+ * root, and generated files are streamed by Node.
  *
  * @example
  * // Apache: XSendFile On; XSendFilePath /srv/media
@@ -70,7 +74,8 @@ export function xSendfile(options: SendfileOptions): Offload {
 /**
  * An offload for lighttpd: `X-Lighttpd-Send-File: <absolute path>` and an empty body (enable
  * `"x-sendfile" => "enable"` on the backend, and list the directories in `x-sendfile-docroot`).
- * Files that no rule covers, files with no local path, and generated files are streamed by Node.
+ * Files that no rule covers, files with no local path, files that a symlink leads out of their
+ * root, and generated files are streamed by Node.
  *
  * @example
  * app.use(offloadMiddleware(lighttpdSendfile({ rules: [{ storage: 'default', to: '/var/www/media' }] })))
@@ -80,15 +85,11 @@ export function lighttpdSendfile(options: SendfileOptions): Offload {
 }
 
 function sendfileOffload(owner: string, header: string, options: SendfileOptions): Offload {
-  if (typeof options !== 'object' || options === null)
-    throw new ConfigurationError(`${owner}: options must be an object with "rules"`)
-  for (const key of Object.keys(options)) {
-    if (!OPTIONS.has(key)) throw new ConfigurationError(`${owner}: unknown option "${key}"`)
-  }
+  checkOptions(owner, options, OPTIONS)
   const unescapes = options.proxyUnescapes ?? true
   if (typeof unescapes !== 'boolean')
     throw new ConfigurationError(`${owner}: option "proxyUnescapes" must be a boolean`)
-  const rules = parseRules(owner, options.rules)
+  const rules = parseRules(owner, options.rules, ['root', 'storage'], ['to']).map(readRule)
 
   return (plan) => {
     const location = plan.file?.location
@@ -119,8 +120,9 @@ function headerValue(rule: Rule, location: FileLocation, unescapes: boolean): st
     return encoded === undefined ? undefined : `/${encoded}`
   }
   const raw = `/${segments.join('/')}`
-  // Sent as it is: printable ASCII only (Node writes header strings as Latin-1, not UTF-8).
-  return /^[\x20-\x7e]+$/.test(raw) && !segments.some((s) => s === '' || s === '.' || s === '..')
+  // Sent as it is: printable ASCII only (Node writes header strings as Latin-1, not UTF-8), and
+  // no trailing space, which the server trims off the header value (another file's name).
+  return /^[\x20-\x7e]*[\x21-\x7e]$/.test(raw) && !segments.some((s) => s === '' || s === '.' || s === '..')
     ? raw
     : undefined
 }
@@ -129,32 +131,19 @@ function splitPath(absolute: string): string[] {
   return absolute.split(path.sep === '/' ? '/' : /[\\/]/).filter((segment) => segment !== '')
 }
 
-function parseRules(owner: string, rules: unknown): Rule[] {
-  if (!Array.isArray(rules) || rules.length === 0) {
-    throw new ConfigurationError(`${owner}: option "rules" must be a non-empty array of rules`)
+/** A rule's `to`, checked; a storage rule without it needs a storage that keeps local files. */
+function readRule({ at, record, source }: ParsedRule): Rule {
+  const to = record.to
+  if (to === undefined) {
+    if (source.kind === 'storage' && typeof source.storage !== 'string' && !source.storage.localPath) {
+      throw new ConfigurationError(
+        `${at}.storage keeps no local files (it has no localPath()): give "to", the path where the web server sees them`,
+      )
+    }
+    return { source }
   }
-  return rules.map((rule: unknown, index) => {
-    const at = `${owner}: option "rules"[${index}]`
-    if (typeof rule !== 'object' || rule === null) throw new ConfigurationError(`${at} must be an object`)
-    const record = rule as Record<string, unknown>
-    for (const key of Object.keys(record)) {
-      if (!['storage', 'root', 'to'].includes(key))
-        throw new ConfigurationError(`${at} has an unknown key "${key}"`)
-    }
-    const source = parseRuleSource(record, at, ['root', 'storage'])
-    const to = record.to
-    if (to === undefined) {
-      if (source.kind === 'storage' && typeof source.storage !== 'string' && !source.storage.localPath) {
-        throw new ConfigurationError(
-          `${at}.storage keeps no local files (it has no localPath()): give "to", the path where the web server sees them`,
-        )
-      }
-      return { source }
-    }
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-    if (typeof to !== 'string' || !to.startsWith('/') || /[\u0000-\u001f\u007f]/.test(to)) {
-      throw new ConfigurationError(`${at}.to must be an absolute path as the web server sees it`)
-    }
-    return { source, to: path.posix.resolve(to) }
-  })
+  if (typeof to !== 'string' || !to.startsWith('/') || CONTROL.test(to)) {
+    throw new ConfigurationError(`${at}.to must be an absolute path as the web server sees it`)
+  }
+  return { source, to: path.posix.resolve(to) }
 }

@@ -81,12 +81,15 @@ export function parseQuery(query: string | undefined): QueryParam[] {
   return params
 }
 
-/** The canonical query: every parameter as `name=value`, sorted by name, then by value. */
+/**
+ * The canonical query: every parameter as `name=value`, sorted by name. The sort is stable, so the
+ * values of a repeated name keep their order: `x=1&x=0` is not `x=0&x=1` to an app that reads the
+ * first value (URLSearchParams.get) or an array, and must not verify as it.
+ */
 export function canonicalQuery(params: readonly QueryParam[]): string {
-  return params
-    .map(({ name, value }) => [name, value] as const)
-    .sort(([nameA, valueA], [nameB, valueB]) => compare(nameA, nameB) || compare(valueA, valueB))
-    .map(([name, value]) => `${name}=${value}`)
+  return [...params]
+    .sort((a, b) => compare(a.name, b.name))
+    .map(({ name, value }) => `${name}=${value}`)
     .join('&')
 }
 

@@ -102,8 +102,9 @@ const RESERVED = new Set<string>(Object.values(SIGNATURE_PARAMS))
  * {@link SIGNATURE_PARAMS} are appended. A fragment is kept at the end; it is never sent to the
  * server, so it is not signed.
  *
- * Signed are: the method, the path, every other query parameter (in any order, in any equivalent
- * encoding), the expiry and the key id. The host is not: a URL verifies on any host that has the key.
+ * Signed are: the method, the path, every other query parameter (names in any order, the values
+ * of a repeated name in theirs, in any equivalent encoding), the expiry and the key id. The host is
+ * not: a URL verifies on any host that has the key.
  *
  * @throws ConfigurationError for a URL that is not a path or already carries a signature
  * parameter, a bad key, or an expiry that is missing, not in the future or not a whole number.
@@ -261,19 +262,9 @@ export function verifySignature(
 }
 
 /**
- * The string to sign, one field a line. No field can hold a line break: the path and the query
- * are percent-encoded, the method is a token, the expiry digits, the key id a token.
+ * The HMAC of the string to sign, one field a line. No field can hold a line break: the path and
+ * the query are percent-encoded, the method is a token, the expiry digits, the key id a token.
  */
-function stringToSign(
-  method: string,
-  path: string,
-  params: readonly QueryParam[],
-  expires: string,
-  keyId: string,
-): string {
-  return [SCHEME, method, path, canonicalQuery(params), expires, keyId].join('\n')
-}
-
 function sign(
   key: KeyObject,
   method: string,
@@ -283,7 +274,7 @@ function sign(
   keyId: string,
 ): string {
   return createHmac('sha256', key)
-    .update(stringToSign(method, path, params, expires, keyId))
+    .update([SCHEME, method, path, canonicalQuery(params), expires, keyId].join('\n'))
     .digest('base64url')
 }
 

@@ -48,6 +48,7 @@ export function internalLocationBlock(
     `location ${location} {`,
     '    internal;',
     `    alias ${directory};`,
+    '    disable_symlinks on from=$document_root;',
     '    etag off;',
     '    if_modified_since off;',
     '    max_ranges 16;',

@@ -3,15 +3,27 @@
  * nginx in front with the configuration of docs/nginx.md. Fails (never skips) without nginx.
  */
 import { createHash } from 'node:crypto'
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
 import express from 'express'
 import request from 'supertest'
 import type { DataSource } from 'typeorm'
 import { buildApp } from '../../demo/app'
 import { random1m, seed } from '../../demo/seed'
 import { Document } from '../../entities/Document'
-import { ObjectDownloadView, StoredFile, storages, toHandler } from '../../src'
+import {
+  type DownloadFile,
+  DownloadView,
+  type LocalStorage,
+  ObjectDownloadView,
+  StorageFile,
+  StoredFile,
+  storages,
+  toHandler,
+} from '../../src'
 import { xAccelRedirect } from '../../src/offload/nginx'
 import { offloadMiddleware } from '../../src/offload/offload'
 import { assertDownload, binaryParser } from '../../src/testing'
@@ -25,6 +37,9 @@ const LOCATION = '/protected/media/'
 const LIMIT = 512 * 1024
 /** A key that needs every escape: space, `?`, `%`, `#` and non-ASCII. */
 const ODD_KEY = 'odd/a b?c%41#naïve café.txt'
+/** A file beside the media root, which a link inside the root (LINK_KEY) leads to. */
+const SECRET = 'not for clients\n'
+const LINK_KEY = 'escape/link.txt'
 
 let dataSource: DataSource
 let removeMedia: () => Promise<void>
@@ -32,6 +47,21 @@ let counting: CountingStorage
 let server: Server
 let appUrl: string
 let nginx: RunningNginx
+let outside: string
+
+/**
+ * LINK_KEY of the LocalStorage itself, described from what a row would record (no stat(), so
+ * nothing confines the key before the offload): the view a custom getFile() makes.
+ */
+class KnownLinkView extends DownloadView {
+  constructor(private readonly local: LocalStorage) {
+    super({ offload: xAccelRedirect({ rules: [{ storage: local, location: LOCATION }] }) })
+  }
+
+  override async getFile(): Promise<DownloadFile> {
+    return new StorageFile(this.local, LINK_KEY, { size: SECRET.length, modifiedAt: new Date() })
+  }
+}
 
 beforeAll(async () => {
   const media = await temporaryStorage()
@@ -45,6 +75,16 @@ beforeAll(async () => {
     slug: 'odd-name',
     title: 'A key to escape',
     file: Object.assign(new StoredFile(), { path: ODD_KEY }),
+  })
+  outside = await mkdtemp(path.join(os.tmpdir(), 'downloadview-outside-'))
+  await writeFile(path.join(outside, 'secret.txt'), SECRET)
+  await counting.save('escape/placeholder.txt', '')
+  await symlink(path.join(outside, 'secret.txt'), path.join(media.root, LINK_KEY))
+  await dataSource.getRepository(Document).save({
+    slug: 'link-out',
+    title: 'A link that leads out of the media root',
+    // Size and date recorded: the view trusts them and never stats the key before offloading it.
+    file: Object.assign(new StoredFile(), { path: LINK_KEY, size: SECRET.length, modifiedAt: new Date() }),
   })
 
   const outer = express()
@@ -74,6 +114,7 @@ beforeAll(async () => {
       }),
     ),
   )
+  outer.all('/known-link/', toHandler(new KnownLinkView(media.storage)))
   outer.use(buildApp(dataSource))
   server = outer.listen(0, '127.0.0.1')
   await new Promise<void>((resolve, reject) => {
@@ -94,6 +135,7 @@ afterAll(async () => {
   await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)))
   await dataSource?.destroy()
   await removeMedia?.()
+  if (outside) await rm(outside, { recursive: true, force: true })
   storages.clear()
 })
 
@@ -206,6 +248,26 @@ describe('the demo route /nginx/optimized-by-middleware/ through nginx', () => {
   it('serves a range of it from nginx', async () => {
     const response = await viaNginx('/nginx/optimized-by-middleware/').set('Range', 'bytes=6-10')
     assertDownload(response, { status: 206, content: 'world' })
+  })
+})
+
+describe('a symlink that leads out of the media root', () => {
+  it('is not offloaded for a storage with localPath(): Node refuses it with 404', async () => {
+    const app = await direct('/known-link/')
+    expect(app.headers['x-accel-redirect']).toBeUndefined()
+    expect(app.status).toBe(404)
+    const response = await viaNginx('/known-link/')
+    expect(response.status).toBe(404)
+    expect(response.body.toString()).not.toContain(SECRET)
+  })
+
+  it('is not followed by nginx for a storage the app cannot check (disable_symlinks)', async () => {
+    // The counting wrapper has no localPath(): the app offloads, and only nginx can refuse.
+    const app = await direct('/object/default-file/link-out/')
+    expect(app.headers['x-accel-redirect']).toBe(`${LOCATION}${LINK_KEY}`)
+    const response = await viaNginx('/object/default-file/link-out/')
+    expect(response.status).toBe(403)
+    expect(response.body.toString()).not.toContain(SECRET)
   })
 })
 

@@ -1,3 +1,5 @@
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import os from 'node:os'
 import path from 'node:path'
 import { ConfigurationError } from '../../../src/errors'
 import type { FileLocation } from '../../../src/files/download-file'
@@ -11,6 +13,7 @@ import {
   parseRuleSource,
   type RuleSource,
   segmentsBelow,
+  staysInside,
 } from '../../../src/offload/rules'
 import { respond } from '../../../src/responder/respond'
 import { LocalStorage } from '../../../src/storage/local-storage'
@@ -176,6 +179,67 @@ describe('matchSegments() with a root rule', () => {
   })
 })
 
+describe('matchSegments() with symlinks on disk', () => {
+  let base: string
+  let root: string
+  let storage: LocalStorage
+  const inLocal = (key: string): FileLocation => ({ kind: 'storage', storage, key })
+
+  beforeAll(async () => {
+    base = await mkdtemp(path.join(os.tmpdir(), 'downloadview-rules-'))
+    root = path.join(base, 'media')
+    await mkdir(path.join(root, 'sub'), { recursive: true })
+    await mkdir(path.join(base, 'outside'))
+    await writeFile(path.join(base, 'secret.txt'), 'secret')
+    await writeFile(path.join(root, 'public.txt'), 'public')
+    await symlink(path.join(base, 'secret.txt'), path.join(root, 'link.txt'))
+    await symlink(path.join(base, 'outside'), path.join(root, 'linked-dir'))
+    await writeFile(path.join(base, 'outside', 'a.txt'), 'outside')
+    await symlink(path.join(root, 'public.txt'), path.join(root, 'sub', 'inner.txt'))
+    storage = new LocalStorage({ root })
+  })
+
+  afterAll(() => rm(base, { recursive: true, force: true }))
+
+  describe.each([
+    ['a storage rule', () => ({ kind: 'storage', storage }) as RuleSource],
+    ['a root rule', () => ({ kind: 'root', root }) as RuleSource],
+  ])('with %s', (_, source) => {
+    it('matches a real file', () => {
+      expect(matchSegments(source(), inLocal('public.txt'))).toEqual(['public.txt'])
+    })
+
+    it('matches a symlink that stays inside the root', () => {
+      expect(matchSegments(source(), inLocal('sub/inner.txt'))).toEqual(['sub', 'inner.txt'])
+    })
+
+    it('does not match a symlink to a file outside the root', () => {
+      expect(matchSegments(source(), inLocal('link.txt'))).toBeUndefined()
+    })
+
+    it('does not match a file under a symlinked folder that leads outside', () => {
+      expect(matchSegments(source(), inLocal('linked-dir/a.txt'))).toBeUndefined()
+    })
+
+    it('leaves a missing file to the proxy', () => {
+      expect(matchSegments(source(), inLocal('gone.txt'))).toEqual(['gone.txt'])
+    })
+  })
+
+  it('does not match a path location through a symlink that leads outside (root rule)', () => {
+    expect(matchSegments({ kind: 'root', root }, { kind: 'path', path: path.join(root, 'link.txt') })).toBe(
+      undefined,
+    )
+  })
+
+  it('compares real paths, so a root reached through a symlink still matches', async () => {
+    const alias = path.join(base, 'media-alias')
+    await symlink(root, alias, 'dir')
+    expect(staysInside(alias, path.join(alias, 'public.txt'))).toBe(true)
+    expect(staysInside(alias, path.join(alias, 'link.txt'))).toBe(false)
+  })
+})
+
 describe('localPathOf()', () => {
   it('is the resolved path of a path location', () => {
     expect(localPathOf({ kind: 'path', path: '/srv//media/a.txt' })).toBe(path.resolve('/srv/media/a.txt'))
@@ -234,6 +298,11 @@ describe('matchUrl()', () => {
     'https://cdn.example.com/other/a.pdf',
     'http://cdn.example.com/files/a.pdf',
     'https://evil.example.com/files/a.pdf',
+    'https://cdn.example.com.evil.com/files/a.pdf',
+    'https://cdn.example.com@evil.com/files/a.pdf',
+    'https://cdn.example.com:8443/files/a.pdf',
+    'https://cdn.example.com/files/%2e%2e/private/a.pdf',
+    'https://cdn.example.com/files/a%5c..%5cb.pdf',
     'https://cdn.example.com/files/',
     'https://cdn.example.com/files/?a=1',
     'https://cdn.example.com/files/a%2Fb.pdf',

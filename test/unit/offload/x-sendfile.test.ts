@@ -1,4 +1,7 @@
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import type { IncomingHttpHeaders } from 'node:http'
+import os from 'node:os'
+import path from 'node:path'
 import { ConfigurationError } from '../../../src/errors'
 import type { FileLocation } from '../../../src/files/download-file'
 import { applyOffload, type Offload } from '../../../src/offload/offload'
@@ -93,6 +96,32 @@ describe.each(backends)('%s()', (owner, make, header) => {
     })
   })
 
+  describe('with a symlink that leads out of the root', () => {
+    let base: string
+    let root: string
+
+    beforeAll(async () => {
+      base = await mkdtemp(path.join(os.tmpdir(), 'downloadview-sendfile-'))
+      root = path.join(base, 'media')
+      await mkdir(root)
+      await writeFile(path.join(base, 'secret.txt'), 'secret')
+      await symlink(path.join(base, 'secret.txt'), path.join(root, 'link.txt'))
+    })
+
+    afterAll(() => rm(base, { recursive: true, force: true }))
+
+    it('does not offload it under a root rule: the server would follow the link', () => {
+      expect(sentPath(atPath(path.join(root, 'link.txt')), { rules: [{ root }] })).toBeUndefined()
+    })
+
+    it('does not offload it under a storage rule, with or without "to"', () => {
+      const storage = new LocalStorage({ root })
+      const location: FileLocation = { kind: 'storage', storage, key: 'link.txt' }
+      expect(sentPath(location, { rules: [{ storage }] })).toBeUndefined()
+      expect(sentPath(location, { rules: [{ storage, to: '/var/www/media' }] })).toBeUndefined()
+    })
+  })
+
   describe('option "proxyUnescapes"', () => {
     const rules = [{ root: '/srv/media' }]
 
@@ -112,6 +141,10 @@ describe.each(backends)('%s()', (owner, make, header) => {
       expect(sentPath(atPath('/srv/media/a b%41.txt'), { rules, proxyUnescapes: false })).toBe(
         '/srv/media/a b%41.txt',
       )
+    })
+
+    it('does not offload a path that ends with a space with false: the server would trim it', () => {
+      expect(sentPath(atPath('/srv/media/a.txt '), { rules, proxyUnescapes: false })).toBeUndefined()
     })
 
     it('does not offload a non-ASCII path with false', () => {

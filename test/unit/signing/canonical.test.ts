@@ -74,8 +74,13 @@ describe('canonicalPath()', () => {
 })
 
 describe('canonicalQuery()', () => {
-  it('sorts by name, then by value', () => {
-    expect(canonical('b=2&a=2&a=1')).toBe('a=1&a=2&b=2')
+  it('sorts by name', () => {
+    expect(canonical('c=3&a=1&b=2')).toBe('a=1&b=2&c=3')
+  })
+
+  it('keeps the order of a repeated name: apps read the first, the last, or an array', () => {
+    expect(canonical('b=2&a=2&a=1')).toBe('a=2&a=1&b=2')
+    expect(canonical('a=2&a=1')).not.toBe(canonical('a=1&a=2'))
   })
 
   it('reads "+" as a space and "%2B" as a plus', () => {

@@ -389,9 +389,20 @@ describe('verifySignature()', () => {
 
   describe('equivalent URLs', () => {
     it('accepts the parameters in any order', () => {
-      const url = sign('/a?x=1&y=2&x=0')
+      const url = sign('/a?x=1&y=2&z=0')
       const query = url.split('?')[1]!.split('&').reverse().join('&')
       expect(verify(`/a?${query}`).keyId).toBe('k2024')
+    })
+
+    it('accepts other parameters between the values of a repeated one', () => {
+      const url = sign('/a?x=1&y=2&x=0')
+      expect(verify(url.replace('x=1&y=2&x=0', 'y=2&x=1&x=0')).keyId).toBe('k2024')
+    })
+
+    it('refuses the values of a repeated parameter in another order', () => {
+      // URLSearchParams.get() and many handlers read the first value: x=0 was never signed as such.
+      const url = sign('/a?x=1&x=0')
+      expect(refusal(() => verify(url.replace('x=1&x=0', 'x=0&x=1')))).toMatch(/invalid signature/)
     })
 
     it('accepts the path encoded in any equivalent way', () => {
