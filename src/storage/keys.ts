@@ -15,21 +15,40 @@ import type { Storage } from './storage'
  */
 export function normalizeKey(key: string): string {
   if (typeof key !== 'string') throw new BadPathError('A storage key must be a string')
+  const segments = safeSegments(key, 'key')
+  if (segments.length === 0) throw new BadPathError('A storage key must name a file')
+  return segments.join('/')
+}
+
+/**
+ * Normalises a `Storage.list()` prefix with the rules of {@link normalizeKey}, except that an empty
+ * prefix (`''`, `undefined`, `'./'`) means every key and a trailing slash is kept: `variants/`
+ * matches `variants/a.webp` but not `variants.txt`, while `variants` matches both.
+ */
+export function normalizePrefix(prefix: string | undefined): string {
+  if (prefix === undefined) return ''
+  if (typeof prefix !== 'string') throw new BadPathError('A storage key prefix must be a string')
+  const segments = safeSegments(prefix, 'key prefix')
+  if (segments.length === 0) return ''
+  return segments.join('/') + (prefix.endsWith('/') ? '/' : '')
+}
+
+/** The segments of `key` without empty and `.` ones; throws for what no storage may accept. */
+function safeSegments(key: string, what: string): string[] {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(key))
-    throw new BadPathError('A storage key must not hold control characters')
+    throw new BadPathError(`A storage ${what} must not hold control characters`)
   // Backslash: a separator on Windows and in some proxies; never part of a safe key.
-  if (key.includes('\\')) throw new UnsafePathError(`Unsafe storage key "${key}" (backslash)`)
+  if (key.includes('\\')) throw new UnsafePathError(`Unsafe storage ${what} "${key}" (backslash)`)
   if (key.startsWith('/') || /^[A-Za-z]:/.test(key))
-    throw new UnsafePathError(`Unsafe storage key "${key}" (absolute)`)
+    throw new UnsafePathError(`Unsafe storage ${what} "${key}" (absolute)`)
   const segments: string[] = []
   for (const segment of key.split('/')) {
     if (segment === '' || segment === '.') continue
-    if (segment === '..') throw new UnsafePathError(`Unsafe storage key "${key}" (parent segment)`)
+    if (segment === '..') throw new UnsafePathError(`Unsafe storage ${what} "${key}" (parent segment)`)
     segments.push(segment)
   }
-  if (segments.length === 0) throw new BadPathError('A storage key must name a file')
-  return segments.join('/')
+  return segments
 }
 
 /**

@@ -1,11 +1,11 @@
 /** @module A Storage on the local file system, confined to one root directory (through symlinks too). */
 import { randomBytes } from 'node:crypto'
-import { createWriteStream, promises as fs, type Stats } from 'node:fs'
+import { createWriteStream, type Dirent, promises as fs, type Stats } from 'node:fs'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { BadPathError, ConfigurationError, FileNotFoundError, UnsafePathError } from '../errors'
-import { existsByStat, normalizeKey } from './keys'
+import { existsByStat, normalizeKey, normalizePrefix } from './keys'
 import { openLocalFile } from './local-file'
 import { toReadable } from './source'
 import type { ByteRange, SaveSource, Storage, StorageStat } from './storage'
@@ -72,7 +72,7 @@ export class LocalStorage implements Storage {
     const directory = await this.makeDirectories(normal, key).catch((error: unknown) =>
       this.inTheWay(error, key),
     )
-    // Write beside the target, then rename: readers never see half a file.
+    // Write beside the target, then rename: readers never see half a file. list() skips these names.
     const temporary = path.join(directory, `.${path.basename(target)}.${randomBytes(6).toString('hex')}.part`)
     try {
       await pipeline(toReadable(source), createWriteStream(temporary, { flags: 'wx' }))
@@ -107,6 +107,50 @@ export class LocalStorage implements Storage {
 
   localPath(key: string): string {
     return path.join(this.root, normalizeKey(key))
+  }
+
+  /**
+   * Walks the root depth-first, each directory in sorted order, and yields the keys under `prefix`.
+   * Symlinks are never followed while walking: a link to a file is listed when `stat()` accepts it
+   * (its target is a file inside the root), a link to a directory is not entered. The `.part` files
+   * of saves in progress, and names that are not valid keys, are skipped. A missing root lists nothing.
+   */
+  async *list(prefix?: string): AsyncIterable<string> {
+    const wanted = normalizePrefix(prefix)
+    // Start in the deepest directory that the prefix names in full: `a/b/c` walks `a/b`.
+    const cut = wanted.lastIndexOf('/')
+    const start = cut === -1 ? '' : wanted.slice(0, cut)
+    let directory = this.root
+    for (const segment of start === '' ? [] : start.split('/')) {
+      directory = path.join(directory, segment)
+      const stats = await fs.lstat(directory).catch(() => undefined)
+      if (!stats?.isDirectory()) return
+    }
+    yield* this.walk(directory, start, wanted)
+  }
+
+  private async *walk(directory: string, base: string, wanted: string): AsyncGenerator<string> {
+    let entries: Dirent[]
+    try {
+      entries = await fs.readdir(directory, { withFileTypes: true })
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      // Gone since the parent was read (a concurrent delete), or the root does not exist yet.
+      if (code === 'ENOENT' || code === 'ENOTDIR') return
+      throw error
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    for (const entry of entries) {
+      const key = base === '' ? entry.name : `${base}/${entry.name}`
+      if (entry.isDirectory()) {
+        if (`${key}/`.startsWith(wanted) || wanted.startsWith(`${key}/`))
+          yield* this.walk(path.join(directory, entry.name), key, wanted)
+        continue
+      }
+      if (!key.startsWith(wanted) || TEMPORARY_FILE.test(entry.name) || !isKey(key)) continue
+      if (entry.isFile()) yield key
+      else if (entry.isSymbolicLink() && (await this.exists(key))) yield key
+    }
   }
 
   /**
@@ -169,5 +213,17 @@ export class LocalStorage implements Storage {
     if (code === 'ELOOP') throw new UnsafePathError(`Key "${key}" loops through symlinks in ${this.name}`)
     if (code === 'ENAMETOOLONG') throw new BadPathError(`Key "${key}" is too long for ${this.name}`)
     throw error
+  }
+}
+
+/** The temporary name save() writes under: `.<name>.<12 hex digits>.part`. */
+const TEMPORARY_FILE = /^\..+\.[0-9a-f]{12}\.part$/
+
+/** Whether a file name found on disk is a key that the other methods accept as it is. */
+function isKey(key: string): boolean {
+  try {
+    return normalizeKey(key) === key
+  } catch {
+    return false
   }
 }

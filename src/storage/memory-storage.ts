@@ -1,7 +1,7 @@
 /** @module A Storage that keeps files in memory: for tests and generated content. */
 import { Readable } from 'node:stream'
 import { FileNotFoundError } from '../errors'
-import { existsByStat, normalizeKey } from './keys'
+import { existsByStat, normalizeKey, normalizePrefix } from './keys'
 import { toReadable } from './source'
 import type { ByteRange, SaveSource, Storage, StorageStat } from './storage'
 
@@ -54,6 +54,14 @@ export class MemoryStorage implements Storage {
 
   async delete(key: string): Promise<void> {
     this.files.delete(normalizeKey(key))
+  }
+
+  /** The keys under `prefix`, sorted as when iteration starts; keys deleted meanwhile are skipped. */
+  async *list(prefix?: string): AsyncIterable<string> {
+    const wanted = normalizePrefix(prefix)
+    for (const key of [...this.files.keys()].sort()) {
+      if (key.startsWith(wanted) && this.files.has(key)) yield key
+    }
   }
 
   private get(key: string): Entry {

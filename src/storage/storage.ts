@@ -46,4 +46,21 @@ export interface Storage {
    * maps it to an internal location). `undefined` for storages that keep no local files.
    */
   localPath?(key: string): string | undefined
+  /**
+   * Every key whose normalised form starts with `prefix` (a plain string prefix, as in S3:
+   * `docs/re` matches `docs/report.pdf`; `docs/` matches only keys under `docs/`), or every key.
+   *
+   * - Keys come in no particular order; callers that need one sort them. (LocalStorage walks
+   *   depth-first with each directory sorted; MemoryStorage yields sorted keys.)
+   * - Each key is one that `stat()` and `open()` accept; "directories" are not keys.
+   * - Deleting listed keys while iterating is allowed, and does not disturb the iteration.
+   * - A prefix that is not safe (`..`, absolute, NUL) rejects on the first `next()` with
+   *   `UnsafePathError` or `BadPathError`; a prefix that matches nothing yields nothing.
+   *
+   * Optional: tools that need it (the CLI's orphan scan) say so when a storage has none.
+   *
+   * @example
+   * for await (const key of storage.list('reports/')) console.log(key)
+   */
+  list?(prefix?: string): AsyncIterable<string>
 }

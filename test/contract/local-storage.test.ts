@@ -354,6 +354,93 @@ describe('LocalStorage', () => {
   })
 })
 
+describe('LocalStorage.list()', () => {
+  let base: string
+  let root: string
+  let outside: string
+  let storage: LocalStorage
+
+  /** Every key list(prefix) yields, in its own order. */
+  async function listed(prefix?: string): Promise<string[]> {
+    const keys: string[] = []
+    for await (const key of storage.list(prefix)) keys.push(key)
+    return keys
+  }
+
+  beforeEach(async () => {
+    base = await temporaryDirectory()
+    root = path.join(base, 'root')
+    outside = path.join(base, 'outside')
+    await mkdir(outside)
+    storage = new LocalStorage({ root })
+  })
+
+  afterEach(async () => {
+    await rm(base, { recursive: true, force: true })
+  })
+
+  it('yields nothing while the root does not exist', async () => {
+    expect(await listed()).toEqual([])
+    expect(await listed('a/b/')).toEqual([])
+  })
+
+  it('walks depth-first with each directory sorted', async () => {
+    for (const key of ['b.txt', 'a/z.txt', 'a/b/c.txt', 'A.txt']) await storage.save(key, key)
+    expect(await listed()).toEqual(['A.txt', 'a/b/c.txt', 'a/z.txt', 'b.txt'])
+  })
+
+  describe('with the .part file of a save in progress', () => {
+    beforeEach(async () => {
+      await storage.save('docs/report.pdf', 'done')
+      await writeFile(path.join(root, 'docs', '.report.pdf.0123456789ab.part'), 'half')
+      await writeFile(path.join(root, '.new.txt.abcdef012345.part'), 'half')
+    })
+
+    it('skips it', async () => {
+      expect(await listed()).toEqual(['docs/report.pdf'])
+    })
+
+    it('still lists files whose names merely end in .part', async () => {
+      await storage.save('notes.part', 'a user file')
+      await storage.save('.draft.part', 'a user file')
+      expect(await listed()).toEqual(['.draft.part', 'docs/report.pdf', 'notes.part'])
+    })
+  })
+
+  describe('with symlinks', () => {
+    beforeEach(async () => {
+      await storage.save('real/nums.txt', '123456789')
+      await writeFile(path.join(outside, 'secret.txt'), 'secret')
+      await symlink(path.join(root, 'real', 'nums.txt'), path.join(root, 'alias.txt'))
+      await symlink(path.join(outside, 'secret.txt'), path.join(root, 'leak.txt'))
+      await symlink(outside, path.join(root, 'out'), 'dir')
+      await symlink(path.join(root, 'real'), path.join(root, 'inside-dir'), 'dir')
+      await symlink(path.join(root, 'loop-b'), path.join(root, 'loop-a'))
+      await symlink(path.join(root, 'loop-a'), path.join(root, 'loop-b'))
+    })
+
+    it('lists a link to a file inside the root, and never what lies outside', async () => {
+      expect(await listed()).toEqual(['alias.txt', 'real/nums.txt'])
+    })
+
+    it('does not enter a linked directory, even with a prefix that names it', async () => {
+      expect(await listed('out/')).toEqual([])
+      expect(await listed('inside-dir/')).toEqual([])
+    })
+
+    it('lists only keys that stat() accepts', async () => {
+      for (const key of await listed()) await expect(storage.stat(key)).resolves.toBeDefined()
+    })
+  })
+
+  it('skips names on disk that are not valid keys', async () => {
+    await storage.save('good.txt', 'x')
+    await writeFile(path.join(root, 'back\\slash.txt'), 'x')
+    await writeFile(path.join(root, 'new\nline.txt'), 'x')
+    expect(await listed()).toEqual(['good.txt'])
+  })
+})
+
 describe('LocalStorage.save() with something in the way', () => {
   let root: string
   let storage: LocalStorage

@@ -354,6 +354,117 @@ export function describeStorageContract(name: string, setup: () => Promise<Stora
       })
     })
 
+    describe('list()', () => {
+      /** Every key `list(prefix)` yields, sorted (the contract promises no order). */
+      const listed = async (prefix?: string): Promise<string[]> => {
+        const keys: string[] = []
+        for await (const key of storage.list!(prefix)) keys.push(key)
+        return keys.sort()
+      }
+
+      // list() is optional: an adapter without it skips these tests, and tools report that it cannot list.
+      const itLists = (title: string, test: () => Promise<void>) =>
+        it(title, async () => {
+          if (storage.list) await test()
+        })
+
+      itLists('yields nothing for an empty storage', async () => {
+        expect(await listed()).toEqual([])
+      })
+
+      itLists('yields every saved key, nested ones included, in normalised form', async () => {
+        await storage.save('b.txt', 'b')
+        await storage.save('a//./nested/c.txt', 'c')
+        await storage.save('a/z.txt', 'z')
+        expect(await listed()).toEqual(['a/nested/c.txt', 'a/z.txt', 'b.txt'])
+      })
+
+      itLists('yields each key once, as stat() and open() accept it', async () => {
+        await storage.save('dossier/été/naïve café.txt', 'nested')
+        await storage.save('.hidden/...txt', 'dots')
+        await storage.save('empty.txt', '')
+        const keys = await listed()
+        expect(keys).toEqual(['.hidden/...txt', 'dossier/été/naïve café.txt', 'empty.txt'])
+        for (const key of keys) expect((await storage.stat(key)).size).toBe((await read(key)).length)
+      })
+
+      itLists('yields no key for a "directory", only the files under it', async () => {
+        await storage.save('folder/inside.txt', 'x')
+        expect(await listed()).not.toContain('folder')
+      })
+
+      itLists('forgets deleted keys', async () => {
+        await storage.save('keep.txt', 'k')
+        await storage.save('drop/drop.txt', 'd')
+        await storage.delete('drop/drop.txt')
+        expect(await listed()).toEqual(['keep.txt'])
+      })
+
+      itLists('yields the replaced key once', async () => {
+        await storage.save('doc.txt', 'first')
+        await storage.save('doc.txt', 'second')
+        expect(await listed()).toEqual(['doc.txt'])
+      })
+
+      describe('with a prefix', () => {
+        beforeEach(async () => {
+          for (const key of ['variants/a.webp', 'variants/deep/b.webp', 'variants.txt', 'docs/report.pdf'])
+            await storage.save(key, key)
+        })
+
+        itLists('that ends with a slash: yields only the keys under that folder', async () => {
+          expect(await listed('variants/')).toEqual(['variants/a.webp', 'variants/deep/b.webp'])
+        })
+
+        itLists('that does not: matches as a plain string prefix, as in S3', async () => {
+          expect(await listed('variants')).toEqual([
+            'variants.txt',
+            'variants/a.webp',
+            'variants/deep/b.webp',
+          ])
+          expect(await listed('docs/re')).toEqual(['docs/report.pdf'])
+          expect(await listed('variants/deep/b')).toEqual(['variants/deep/b.webp'])
+        })
+
+        itLists('normalises it like a key: ./variants//deep/ is variants/deep/', async () => {
+          expect(await listed('./variants//deep/')).toEqual(['variants/deep/b.webp'])
+        })
+
+        itLists('yields everything for an empty prefix, or one of only slashes and dots', async () => {
+          expect(await listed('')).toHaveLength(4)
+          expect(await listed('./')).toHaveLength(4)
+        })
+
+        itLists('yields nothing when no key matches', async () => {
+          expect(await listed('nothing/')).toEqual([])
+          expect(await listed('docs/report.pdf/')).toEqual([])
+          expect(await listed('variants/a.webp/x')).toEqual([])
+        })
+
+        it.each([
+          ['a parent segment', '../', UnsafePathError],
+          ['an absolute prefix', '/variants/', UnsafePathError],
+          ['a backslash', 'variants\\', UnsafePathError],
+          ['a NUL byte', 'variants\u0000', BadPathError],
+        ])('rejects %s with the error an unsafe key gets', async (_label, prefix, errorClass) => {
+          if (!storage.list) return
+          expect(await rejectionOf(listed(prefix))).toBeInstanceOf(errorClass)
+        })
+      })
+
+      itLists('lets the listed keys be deleted while iterating', async () => {
+        const keys = ['a/1.txt', 'a/2.txt', 'b/3.txt', 'c.txt']
+        for (const key of keys) await storage.save(key, key)
+        const seen: string[] = []
+        for await (const key of storage.list!()) {
+          seen.push(key)
+          await storage.delete(key)
+        }
+        expect(seen.sort()).toEqual(keys)
+        expect(await listed()).toEqual([])
+      })
+    })
+
     describe('keys', () => {
       it('nest with slashes', async () => {
         await storage.save('a/b/c.txt', 'deep')

@@ -1,0 +1,187 @@
+/**
+ * @module Orphans: files in the storages of file columns that no row references. References are
+ * collected while the rows are paged through (one string per row and column, the memory bound),
+ * then each storage is listed once and compared.
+ */
+import type { DataSource } from 'typeorm'
+import type { FileColumnMetadata } from '../columns/file-column'
+import { ConfigurationError, FileNotFoundError } from '../errors'
+import { normalizePrefix } from '../storage/keys'
+import type { Storage } from '../storage/storage'
+import type { OrphanScanOptions } from './args'
+import type { Progress } from './progress'
+import { type FileEntity, rawPages, safeKey, TableSql } from './scan'
+
+/** A file that no row references. */
+export interface Orphan {
+  /** The names the storage is registered under, joined with `,`. */
+  storage: string
+  path: string
+  size: number
+  modifiedAt: Date
+}
+
+/** Which keys an orphan scan looks at: under `--prefix`, and under no `--exclude` prefix. */
+export class KeyFilter {
+  readonly prefix: string
+  readonly exclude: string[]
+
+  constructor(options: Pick<OrphanScanOptions, 'prefix' | 'exclude'>) {
+    this.prefix = normalizeOption('--prefix', options.prefix)
+    this.exclude = options.exclude.map((prefix) => normalizeOption('--exclude', prefix))
+  }
+
+  includes(key: string): boolean {
+    return key.startsWith(this.prefix) && !this.exclude.some((prefix) => key.startsWith(prefix))
+  }
+}
+
+function normalizeOption(option: string, prefix: string): string {
+  try {
+    return normalizePrefix(prefix)
+  } catch (error) {
+    throw new ConfigurationError(`${option} "${prefix}": ${(error as Error).message}`)
+  }
+}
+
+/** One storage to list, and the keys that rows reference in it. */
+export interface StorageScan {
+  storage: Storage
+  names: string[]
+  referenced: Set<string>
+  /** The file columns that keep their files in this storage. */
+  columns: { entity: FileEntity; column: FileColumnMetadata }[]
+}
+
+/** The referenced keys of every storage that file columns use, grouped by storage object. */
+export class References {
+  private readonly scans = new Map<Storage, StorageScan>()
+
+  constructor(
+    readonly filter: KeyFilter,
+    storageOf: Map<FileColumnMetadata, Storage>,
+    entities: FileEntity[],
+  ) {
+    for (const entity of entities) {
+      for (const column of entity.columns) {
+        const storage = storageOf.get(column)
+        if (!storage) continue
+        let scan = this.scans.get(storage)
+        if (!scan) {
+          scan = { storage, names: [], referenced: new Set(), columns: [] }
+          this.scans.set(storage, scan)
+        }
+        if (!scan.names.includes(column.storage)) scan.names.push(column.storage)
+        scan.columns.push({ entity, column })
+      }
+    }
+  }
+
+  /** Every storage to list, each once even when registered under several names. */
+  get storages(): StorageScan[] {
+    return [...this.scans.values()]
+  }
+
+  /** Records that a row references `path` in `storage`. Keys the scan will not look at are not kept. */
+  add(storage: Storage, path: string): void {
+    const key = safeKey(path)
+    if (key !== undefined && this.filter.includes(key)) this.scans.get(storage)?.referenced.add(key)
+  }
+}
+
+/**
+ * Pages through the rows of `entities` that hold a file and records their paths, for the entities
+ * that `check` does not inspect (and for every entity in `cleanup`).
+ */
+export async function collectReferences(
+  dataSource: DataSource,
+  entities: FileEntity[],
+  references: References,
+  storageOf: Map<FileColumnMetadata, Storage>,
+  batchSize: number,
+  progressFor: (entity: FileEntity, total: number) => Progress,
+): Promise<number> {
+  let rows = 0
+  for (const entity of entities) {
+    const table = new TableSql(dataSource, entity)
+    const progress = progressFor(entity, await table.count([table.anyFile()], undefined))
+    for await (const page of rawPages(table, [table.anyFile()], batchSize)) {
+      for (const row of page) {
+        for (const [column, fields] of row.files) {
+          const storage = storageOf.get(column)
+          if (storage && typeof fields.path === 'string' && fields.path !== '')
+            references.add(storage, fields.path)
+        }
+      }
+      rows += page.length
+      progress.tick(page.length)
+    }
+    progress.done()
+  }
+  return rows
+}
+
+/** What a storage listing found besides orphans. */
+export interface ListingTally {
+  /** Keys listed under the prefix, excluded ones left out. */
+  listed: number
+  /** Unreferenced files younger than `--min-age`, left alone. */
+  recent: number
+}
+
+/**
+ * The unreferenced files of `scan.storage` under the filter, oldest-first is not promised: in the
+ * storage's listing order. Files modified less than `minAgeMs` before `now` are counted in `tally`
+ * instead (an upload writes its file before its row commits). Throws when the storage cannot list.
+ */
+export async function* listOrphans(
+  scan: StorageScan,
+  filter: KeyFilter,
+  minAgeMs: number,
+  now: number,
+  tally: ListingTally,
+  progress: Progress,
+): AsyncGenerator<Orphan> {
+  if (!scan.storage.list) throw new ConfigurationError(`${scan.storage.name} cannot list its files`)
+  for await (const key of scan.storage.list(filter.prefix)) {
+    if (!filter.includes(key)) continue
+    tally.listed++
+    progress.tick()
+    if (scan.referenced.has(key)) continue
+    let stat: { size: number; modifiedAt: Date }
+    try {
+      stat = await scan.storage.stat(key)
+    } catch (error) {
+      if (error instanceof FileNotFoundError) continue // deleted since it was listed
+      throw error
+    }
+    if (now - stat.modifiedAt.getTime() < minAgeMs) {
+      tally.recent++
+      continue
+    }
+    yield { storage: scan.names.join(','), path: key, size: stat.size, modifiedAt: stat.modifiedAt }
+  }
+}
+
+/**
+ * Whether some row references `key` now: asked of the database right before a delete, because rows
+ * may have been saved since the scan.
+ */
+export async function isReferencedNow(
+  dataSource: DataSource,
+  scan: StorageScan,
+  key: string,
+): Promise<boolean> {
+  for (const { entity, column } of scan.columns) {
+    const table = new TableSql(dataSource, entity)
+    const found = await table
+      .query([`${table.column(column.columns.path)} = :key`], undefined)
+      .orderBy()
+      .setParameter('key', key)
+      .select('1', 'one')
+      .limit(1)
+      .getRawOne()
+    if (found) return true
+  }
+  return false
+}

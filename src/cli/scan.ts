@@ -1,0 +1,283 @@
+/**
+ * @module What the commands walk: the entities that have file columns, their storages, and their
+ * rows in keyset pages (`WHERE pk > last ORDER BY pk LIMIT n`), so no table is ever read whole.
+ */
+import type { DataSource, EntityMetadata, ObjectLiteral, SelectQueryBuilder } from 'typeorm'
+import { type FileColumnMetadata, getFileColumns } from '../columns/file-column'
+import { ConfigurationError } from '../errors'
+import { normalizeKey } from '../storage/keys'
+import { storages } from '../storage/registry'
+import type { Storage } from '../storage/storage'
+
+/** The alias of the scanned table in every query. */
+export const ALIAS = 'entity'
+
+/** An entity of the DataSource with at least one file column. */
+export interface FileEntity {
+  metadata: EntityMetadata
+  /** The entity's name in messages: its class name. */
+  name: string
+  columns: FileColumnMetadata[]
+}
+
+/**
+ * Every entity of `dataSource` that has file columns. Throws a ConfigurationError when there is none:
+ * that usually means the DataSource file imports another copy of this library than the CLI runs.
+ */
+export function findFileEntities(dataSource: DataSource): FileEntity[] {
+  const found: FileEntity[] = []
+  for (const metadata of dataSource.entityMetadatas) {
+    if (typeof metadata.target !== 'function') continue
+    const columns = getFileColumns(metadata.target)
+    if (columns.length > 0) found.push({ metadata, name: metadata.name, columns })
+  }
+  if (found.length === 0) {
+    const names = dataSource.entityMetadatas.map((metadata) => metadata.name).join(', ') || 'none'
+    throw new ConfigurationError(
+      `No entity of the DataSource has a @FileColumn() (entities: ${names}). If its entities do, they ` +
+        'import another copy of typeorm-downloadview than this command runs (such as src/ against dist/).',
+    )
+  }
+  return found
+}
+
+/** The entities that `--entity` names (class or table names), or all of them. */
+export function selectEntities(entities: FileEntity[], names: readonly string[]): FileEntity[] {
+  if (names.length === 0) return entities
+  return names.map((name) => {
+    const entity = entities.find(
+      (candidate) => candidate.name === name || candidate.metadata.tableName === name,
+    )
+    if (!entity) {
+      throw new ConfigurationError(
+        `--entity ${name}: no entity of that name has file columns (${entities.map((e) => e.name).join(', ')})`,
+      )
+    }
+    return entity
+  })
+}
+
+/**
+ * The storage of each file column of `entities`, by column. Throws one ConfigurationError that names
+ * every storage that is not registered, and the columns that use it.
+ */
+export function resolveStorages(entities: FileEntity[]): Map<FileColumnMetadata, Storage> {
+  const resolved = new Map<FileColumnMetadata, Storage>()
+  const missing = new Map<string, string[]>()
+  for (const entity of entities) {
+    for (const column of entity.columns) {
+      const storage = storages.tryGet(column.storage)
+      if (storage) resolved.set(column, storage)
+      else
+        missing.set(column.storage, [
+          ...(missing.get(column.storage) ?? []),
+          `${entity.name}.${column.propertyName}`,
+        ])
+    }
+  }
+  const [first] = missing
+  if (first) {
+    const [name, users] = first
+    throw new ConfigurationError(
+      `Storage "${name}" is not registered (used by ${users.join(', ')}): pass --storage ${name}=<path> or ` +
+        `register it in the DataSource file (storages.register("${name}", …))`,
+    )
+  }
+  return resolved
+}
+
+/** Quoting for one table: column expressions and the pieces of keyset pagination. */
+export class TableSql {
+  readonly primary: EntityMetadata['primaryColumns']
+
+  constructor(
+    readonly dataSource: DataSource,
+    readonly entity: FileEntity,
+  ) {
+    this.primary = entity.metadata.primaryColumns
+    if (this.primary.length === 0)
+      throw new ConfigurationError(`${entity.name} has no primary key to page through its rows by`)
+  }
+
+  /** `"entity"."file_path"`. */
+  column(databaseName: string): string {
+    const { driver } = this.dataSource
+    return `${driver.escape(ALIAS)}.${driver.escape(databaseName)}`
+  }
+
+  /** The file column holds a path: `path IS NOT NULL AND path <> ''`. */
+  hasFile(column: FileColumnMetadata): string {
+    const path = this.column(column.columns.path)
+    return `(${path} IS NOT NULL AND ${path} <> '')`
+  }
+
+  /** Some file column holds a path. */
+  anyFile(): string {
+    return `(${this.entity.columns.map((column) => this.hasFile(column)).join(' OR ')})`
+  }
+
+  /** The column holds a path and some of its metadata is NULL (see {@link metadataFields}). */
+  incomplete(column: FileColumnMetadata): string {
+    const nulls = metadataFields(column).map(([, name]) => `${this.column(name)} IS NULL`)
+    return `(${this.hasFile(column)} AND (${nulls.join(' OR ')}))`
+  }
+
+  /** Some file column is incomplete. */
+  anyIncomplete(): string {
+    return `(${this.entity.columns.map((column) => this.incomplete(column)).join(' OR ')})`
+  }
+
+  /**
+   * Rows after `after` in primary key order: `pk > :k0`, or for a composite key
+   * `(a > :k0) OR (a = :k0 AND b > :k1)`, which every database understands.
+   */
+  after(after: readonly unknown[]): { where: string; parameters: Record<string, unknown> } {
+    const parameters: Record<string, unknown> = {}
+    const alternatives: string[] = []
+    this.primary.forEach((column, index) => {
+      const equal = this.primary
+        .slice(0, index)
+        .map((previous, i) => `${this.column(previous.databaseName)} = :keyset${i}`)
+      alternatives.push([...equal, `${this.column(column.databaseName)} > :keyset${index}`].join(' AND '))
+      parameters[`keyset${index}`] = after[index]
+    })
+    return { where: `(${alternatives.map((alternative) => `(${alternative})`).join(' OR ')})`, parameters }
+  }
+
+  /** A query on the table with `conditions` (and the keyset) applied, in primary key order. */
+  query(conditions: string[], after: readonly unknown[] | undefined): SelectQueryBuilder<ObjectLiteral> {
+    const query = this.dataSource.createQueryBuilder(this.entity.metadata.target, ALIAS)
+    for (const condition of conditions) query.andWhere(condition)
+    if (after) {
+      const keyset = this.after(after)
+      query.andWhere(keyset.where, keyset.parameters)
+    }
+    for (const column of this.primary) query.addOrderBy(`${ALIAS}.${column.propertyPath}`, 'ASC')
+    return query
+  }
+
+  /** `COUNT(*)` of the rows that `conditions` select, for the progress total. */
+  async count(conditions: string[], after: readonly unknown[] | undefined): Promise<number> {
+    return this.query(conditions, after).orderBy().getCount()
+  }
+}
+
+/**
+ * The fields of a file column that `backfill` fills and `check` calls incomplete when NULL, with
+ * their database columns: every field but the path and the original name (size, contentType,
+ * modifiedAt, sha256, and an image column's width, height, format and hasAlpha).
+ */
+export function metadataFields(column: FileColumnMetadata): [field: string, databaseName: string][] {
+  return columnsOf(column).filter(([field]) => field !== 'path' && field !== 'name')
+}
+
+/** Every field of a file column with its database column (an image column's image fields included). */
+export function columnsOf(column: FileColumnMetadata): [field: string, databaseName: string][] {
+  return Object.entries(column.columns).filter(
+    (entry): entry is [string, string] => typeof entry[1] === 'string',
+  )
+}
+
+/** One row of a raw page: its primary key values and each file column's raw fields. */
+export interface RawRow {
+  key: unknown[]
+  files: Map<FileColumnMetadata, Record<string, unknown>>
+}
+
+/**
+ * The rows that `conditions` select, `batchSize` at a time, with the primary key and every field of
+ * every file column (raw values), starting after `after`. One query per page; memory holds one page.
+ */
+export async function* rawPages(
+  table: TableSql,
+  conditions: string[],
+  batchSize: number,
+  after?: readonly unknown[],
+): AsyncGenerator<RawRow[]> {
+  let last = after
+  for (;;) {
+    const query = table.query(conditions, last).select([]).limit(batchSize)
+    table.primary.forEach((column, index) => {
+      query.addSelect(table.column(column.databaseName), `k${index}`)
+    })
+    table.entity.columns.forEach((column, index) => {
+      for (const [field, name] of columnsOf(column)) query.addSelect(table.column(name), `f${index}_${field}`)
+    })
+    const raw: Record<string, unknown>[] = await query.getRawMany()
+    if (raw.length === 0) return
+    const rows = raw.map((record) => ({
+      key: table.primary.map((_, index) => record[`k${index}`]),
+      files: new Map(
+        table.entity.columns.map((column, index) => [
+          column,
+          Object.fromEntries(columnsOf(column).map(([field]) => [field, record[`f${index}_${field}`]])),
+        ]),
+      ),
+    }))
+    yield rows
+    last = rows[rows.length - 1]?.key
+    if (raw.length < batchSize) return
+  }
+}
+
+/** `Document#12`, or `Line#(3, 1)` for a composite key. */
+export function rowLabel(entity: FileEntity, key: readonly unknown[]): string {
+  return key.length === 1
+    ? `${entity.name}#${String(key[0])}`
+    : `${entity.name}#(${key.map(String).join(', ')})`
+}
+
+/** The key for JSON: the value itself, or `{ property: value }` for a composite key. */
+export function rowId(table: TableSql, key: readonly unknown[]): unknown {
+  if (key.length === 1) return key[0]
+  return Object.fromEntries(table.primary.map((column, index) => [column.propertyPath, key[index]]))
+}
+
+/** The key as `--resume-from` takes it: the value, or a JSON array for a composite key. */
+export function keyText(key: readonly unknown[]): string {
+  return key.length === 1 ? String(key[0]) : JSON.stringify(key)
+}
+
+/** Parses `--resume-from` for `table`: the value, or a JSON array of one value per key column. */
+export function parseKey(table: TableSql, text: string): unknown[] {
+  if (table.primary.length === 1) return [text]
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    parsed = undefined
+  }
+  if (!Array.isArray(parsed) || parsed.length !== table.primary.length) {
+    throw new ConfigurationError(
+      `--resume-from: ${table.entity.name} has a composite key, give it as a JSON array of ${table.primary.length} values`,
+    )
+  }
+  return parsed
+}
+
+/** The normalised key of a stored path, or `undefined` when it is not a safe key. */
+export function safeKey(path: string): string | undefined {
+  try {
+    return normalizeKey(path)
+  } catch {
+    return undefined
+  }
+}
+
+/** Runs `task` on every item with at most `limit` at once; results in the items' order. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length)
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++
+      results[index] = await task(items[index] as T)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return results
+}
