@@ -3,15 +3,19 @@ import path from 'node:path'
 import express, { type Express } from 'express'
 import type { DataSource } from 'typeorm'
 import { Document } from '../entities/Document'
-import { demoSigningKey, signDemoUrl } from './signing'
+import { Photo } from '../entities/Photo'
+import { indexPage } from './page'
+import { demoSigningKey } from './signing'
 import {
   type DownloadRequest,
   downloadErrorHandler,
   HTTPDownloadView,
+  ImageVariantView,
   ObjectDownloadView,
   PathDownloadView,
   requireSignature,
   type SigningKey,
+  signUrl,
   StorageDownloadView,
   toHandler,
   VirtualDownloadView,
@@ -47,6 +51,8 @@ export const ROUTES = {
   httpSimple: '/http/simple-url/',
   nginx: '/nginx/optimized-by-middleware/',
   signed: '/signed/:slug/',
+  photo: '/photos/:slug/',
+  photoVariant: '/photos/:slug/variant/',
 } as const
 
 /**
@@ -70,6 +76,7 @@ async function* helloWorld(): AsyncGenerator<string> {
 /** Builds the Express app on an initialized (or soon initialized) DataSource. */
 export function buildApp(dataSource: DataSource, options: DemoOptions = {}): Express {
   const fixturesRoot = options.fixturesRoot ?? FIXTURES_ROOT
+  const signingKeys = options.signingKeys ?? [demoSigningKey()]
   const app = express()
   app.disable('x-powered-by')
   const object = { dataSource, entity: Document } as const
@@ -93,7 +100,7 @@ export function buildApp(dataSource: DataSource, options: DemoOptions = {}): Exp
   // Document.file behind a signature: mint links with `npm run sign-url -- /signed/hello-world/`.
   app.all(
     ROUTES.signed,
-    requireSignature({ keys: options.signingKeys ?? [demoSigningKey()] }),
+    requireSignature({ keys: signingKeys }),
     toHandler(new ObjectDownloadView({ ...object, lookup: 'slug', file: 'file' })),
   )
   // StorageDownloadView: any key of the media storage ('default' in the registry).
@@ -130,39 +137,32 @@ export function buildApp(dataSource: DataSource, options: DemoOptions = {}): Exp
     ROUTES.virtualGenerated,
     toHandler(new VirtualDownloadView({ name: 'hello-world.txt', content: () => helloWorld() })),
   )
-  app.get('/', async (_req, res) => {
-    const documents = await dataSource.getRepository(Document).find({ order: { id: 'ASC' } })
-    res.type('html').send(indexPage(documents))
+  // Photo.image: the original inline, and variants resized and re-encoded by sharp on first request.
+  app.all(
+    ROUTES.photo,
+    toHandler(
+      new ObjectDownloadView({ dataSource, entity: Photo, lookup: 'slug', file: 'image', attachment: false }),
+    ),
+  )
+  app.all(
+    ROUTES.photoVariant,
+    toHandler(
+      new ImageVariantView({ dataSource, entity: Photo, lookup: 'slug', file: 'image', attachment: false }),
+    ),
+  )
+
+  app.get('/', async (_req, res, next) => {
+    try {
+      const [documents, photos] = await Promise.all([
+        dataSource.getRepository(Document).find({ order: { id: 'ASC' } }),
+        dataSource.getRepository(Photo).find({ order: { id: 'ASC' } }),
+      ])
+      const sign = (path: string) => signUrl(path, { key: signingKeys[0] as SigningKey, expiresIn: 3600 })
+      res.type('html').send(indexPage({ documents, photos, routes: ROUTES, sign }))
+    } catch (error) {
+      next(error)
+    }
   })
   app.use(downloadErrorHandler())
   return app
-}
-
-function indexPage(documents: Document[]): string {
-  const rows = documents
-    .map((document) => {
-      const links = [
-        link(ROUTES.defaultFile.replace(':slug', encodeURIComponent(document.slug)), 'file'),
-        link(ROUTES.anotherFile.replace(':slug', encodeURIComponent(document.slug)), 'another file'),
-        link(ROUTES.deserializedBasename.replace(':slug', encodeURIComponent(document.slug)), 'basename'),
-        link(ROUTES.inlineFile.replace(':slug', encodeURIComponent(document.slug)), 'inline'),
-        link(ROUTES.byId.replace(':id', String(document.id)), 'by id'),
-        link(signDemoUrl(ROUTES.signed.replace(':slug', encodeURIComponent(document.slug))), 'signed (1 h)'),
-      ].join(' · ')
-      const file = document.file
-      const meta = file?.path
-        ? `${escapeHtml(file.name ?? '')} — ${file.size ?? '?'} bytes, ${escapeHtml(file.contentType ?? '?')}`
-        : 'no file'
-      return `<li><strong>${escapeHtml(document.slug)}</strong>: ${meta}<br>${links}</li>`
-    })
-    .join('\n')
-  return `<!doctype html><meta charset="utf-8"><title>typeorm-downloadview demo</title><h1>typeorm-downloadview demo</h1><ul>${rows}</ul>`
-}
-
-function link(href: string, text: string): string {
-  return `<a href="${escapeHtml(href)}">${escapeHtml(text)}</a>`
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`)
 }

@@ -4,7 +4,7 @@
  */
 import 'reflect-metadata'
 import path from 'node:path'
-import { createDataSource } from '../ormconfig'
+import { createDataSource, mediaRoot } from '../ormconfig'
 import { LocalStorage, storages } from '../src'
 import { buildApp } from './app'
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './embedded-postgres'
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   const host = process.env.HOST ?? '127.0.0.1'
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new Error(`PORT must be a port number, not "${process.env.PORT}"`)
-  storages.register('default', new LocalStorage({ root: process.env.MEDIA_ROOT ?? path.join(root, 'media') }))
+  storages.register('default', new LocalStorage({ root: mediaRoot() }))
 
   let embedded: EmbeddedDatabase | undefined
   let url = process.env.DATABASE_URL

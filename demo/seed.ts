@@ -1,7 +1,9 @@
 /** @module The demo's seed rows: idempotent, so `npm start` can run it every time. */
 import type { DataSource } from 'typeorm'
 import { Document } from '../entities/Document'
-import { attachFile, hasFile, StoredFile, storages } from '../src'
+import { Photo } from '../entities/Photo'
+import { attachFile, hasFile, StoredFile, StoredImage, storages } from '../src'
+import { PHOTO_SEEDS } from './photos'
 
 interface SeedFile {
   name: string
@@ -64,6 +66,12 @@ export const MEDIA_FILES: Record<string, string> = { 'hello-world.txt': 'Hello w
  * the media files in place.
  */
 export async function seed(dataSource: DataSource): Promise<void> {
+  await seedDocuments(dataSource)
+  await seedPhotos(dataSource)
+}
+
+/** The Document rows and the media files. */
+async function seedDocuments(dataSource: DataSource): Promise<void> {
   const repository = dataSource.getRepository(Document)
   const storage = storages.get()
   for (const [key, content] of Object.entries(MEDIA_FILES)) {
@@ -98,5 +106,21 @@ export async function seed(dataSource: DataSource): Promise<void> {
       const stored = document[property]
       if (spec[property]?.removed && hasFile(stored)) await storage.delete(stored.path)
     }
+  }
+}
+
+/** Inserts the seed photos that are missing, drawing each with sharp; restores vanished images. */
+export async function seedPhotos(dataSource: DataSource): Promise<void> {
+  const repository = dataSource.getRepository(Photo)
+  const storage = storages.get()
+  for (const spec of PHOTO_SEEDS) {
+    const existing = await repository.findOneBy({ slug: spec.slug })
+    if (existing && hasFile(existing.image) && (await storage.exists(existing.image.path))) continue
+    const photo = existing ?? repository.create({ slug: spec.slug, title: spec.title })
+    const key = `photos/${spec.slug}/${spec.name}`
+    await storage.save(key, await spec.draw())
+    // Only the path: the save hook reads size, checksum, dimensions and format from the bytes.
+    photo.image = Object.assign(new StoredImage(), { path: key })
+    await repository.save(photo)
   }
 }

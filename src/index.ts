@@ -8,6 +8,8 @@ export {
   getFileColumns,
 } from './columns/file-column'
 export { FileColumnSubscriber, fillFileColumns } from './columns/file-column-subscriber'
+export { ImageColumn } from './columns/image-column'
+export { type ImageField, StoredImage } from './columns/stored-image'
 export { hasFile, StoredFile } from './columns/stored-file'
 export {
   BadPathError,
@@ -42,6 +44,8 @@ export { type Logger, sendPlan, stderrLogger } from './responder/send'
 export { type XAccelRedirectOptions, type XAccelRule, xAccelRedirect } from './offload/nginx'
 export { applyOffload, type Offload, offloadMiddleware, requestOffloads } from './offload/offload'
 export { lighttpdSendfile, type SendfileOptions, type SendfileRule, xSendfile } from './offload/x-sendfile'
+export { type ImageMetadata, imageContentType, readImageMetadata } from './images/metadata'
+export { VARIANT_FORMATS, type VariantFormat, variantKey } from './images/variants'
 export {
   KEY_ID,
   MIN_SECRET_BYTES,
@@ -74,6 +78,11 @@ export {
   VIEW_OPTIONS,
 } from './views/download-view'
 export { HTTPDownloadView, type HTTPDownloadViewOptions } from './views/http-view'
+export {
+  DEFAULT_VARIANT_WIDTHS,
+  ImageVariantView,
+  type ImageVariantViewOptions,
+} from './views/image-variant-view'
 export { type ObjectDownloadViewOptions, ObjectDownloadView, type ObjectLookup } from './views/object-view'
 export { PathDownloadView, type PathDownloadViewOptions } from './views/path-view'
 export { StorageDownloadView, type StorageDownloadViewOptions } from './views/storage-view'

@@ -7,9 +7,12 @@ import { lookup } from 'mime-types'
 import type { ObjectLiteral } from 'typeorm'
 import { ConfigurationError } from '../errors'
 import { asciiFilename, safeBasename } from '../files/filename'
+import { ImageProbe, type ImageMetadata, notAnImageError } from '../images/metadata'
 import { storages } from '../storage/registry'
+import type { StorageStat } from '../storage/storage'
 import { getFileColumn } from './file-column'
 import { StoredFile } from './stored-file'
+import { StoredImage } from './stored-image'
 import { markVerified } from './verified'
 
 /** Content to attach: bytes, a stream, an async iterable of chunks, or a local file by path. */
@@ -28,6 +31,11 @@ export interface AttachFileOptions {
  * (`<uploadTo>/<uuid>/<safe name>`), then sets the column with the full metadata (size, SHA-256
  * computed while writing, modification time, type, name). Save the entity afterwards; the save
  * hook trusts this metadata and does not read the file again.
+ *
+ * For an `@ImageColumn()`, sharp reads the image metadata from the same bytes as they are written
+ * (width, height, format, alpha), and the content type comes from those bytes, whatever the name or
+ * `contentType` say. Content that is not an image sharp can read is deleted from the storage again,
+ * and a FileColumnError is thrown.
  *
  * @example
  * await attachFile(doc, 'file', Buffer.from('Hello'), { name: 'hello.txt' })
@@ -57,6 +65,8 @@ export async function attachFile<E extends ObjectLiteral>(
   const key = `${column.uploadTo}/${randomUUID()}/${asciiFilename(name).replace(/[^\w.-]+/g, '_')}`
 
   const hash = createHash('sha256')
+  // An image column reads the image metadata from the bytes being written: one pass over the source.
+  const probe = column.image ? new ImageProbe() : undefined
   const bytes = isPath
     ? createReadStream((source as { path: string }).path)
     : toIterable(source as Exclude<AttachSource, { path: string }>)
@@ -64,18 +74,43 @@ export async function attachFile<E extends ObjectLiteral>(
     for await (const chunk of bytes) {
       const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array)
       hash.update(buffer)
+      if (probe) await probe.write(buffer)
       yield buffer
     }
   }
-  const stat = await storage.save(key, hashing())
+  let stat: StorageStat
+  try {
+    stat = await storage.save(key, hashing())
+  } catch (error) {
+    probe?.abort()
+    throw error
+  }
+  let image: ImageMetadata | undefined
+  if (probe) {
+    try {
+      image = await probe.end()
+    } catch (error) {
+      // Not an image: take back what was written, so no orphan is left in the storage.
+      await storage.delete(key).catch(() => undefined)
+      throw notAnImageError(`${entity.constructor.name}.${property}`, name, error)
+    }
+  }
 
-  const value = new StoredFile()
+  const value = image
+    ? Object.assign(new StoredImage(), {
+        width: image.width,
+        height: image.height,
+        format: image.format,
+        hasAlpha: image.hasAlpha,
+      })
+    : new StoredFile()
   value.path = key
   value.name = name
   value.size = stat.size
   value.modifiedAt = stat.modifiedAt
   value.sha256 = hash.digest('hex')
-  value.contentType = options.contentType ?? (lookup(name) || 'application/octet-stream')
+  value.contentType =
+    image?.contentType ?? options.contentType ?? (lookup(name) || 'application/octet-stream')
   markVerified(value)
   ;(entity as ObjectLiteral)[property] = value
   return value

@@ -1,6 +1,7 @@
 /**
  * @module The save hook of file columns: fills size, modification time, content type and SHA-256
- * from the storage when a row is inserted or its path changes, and refuses rows whose file is missing.
+ * (and an image column's width, height, format and alpha) from the storage when a row is inserted
+ * or its path changes, and refuses rows whose file is missing or, for image columns, not an image.
  */
 import { lookup } from 'mime-types'
 import {
@@ -12,16 +13,18 @@ import {
 } from 'typeorm'
 import { BadPathError, FileColumnError, FileNotFoundError, UnsafePathError } from '../errors'
 import { basename } from '../files/storage-file'
+import { ImageProbe, type ImageMetadata, notAnImageError } from '../images/metadata'
 import { storages } from '../storage/registry'
 import { sha256Of } from './checksum'
 import { type FileColumnMetadata, getFileColumns } from './file-column'
 import { hasFile, type StoredFile } from './stored-file'
+import type { StoredImage } from './stored-image'
 import { isVerified } from './verified'
 
 /**
  * Add to the DataSource's `subscribers` to have file column metadata filled in on save.
- * A row whose file does not exist is refused with a FileColumnError, inside the transaction, so
- * nothing is written.
+ * A row whose file does not exist, or whose image column holds a file that sharp cannot read, is
+ * refused with a FileColumnError, inside the transaction, so nothing is written.
  *
  * @example
  * new DataSource({ ..., subscribers: [FileColumnSubscriber] })
@@ -52,16 +55,18 @@ export async function fillFileColumns(
     const before = previous?.[column.propertyName] as StoredFile | null | undefined
     const pathChanged = !hasFile(before) || before.path !== value.path
     if (isVerified(value)) continue
-    if (
-      !pathChanged &&
-      value.size != null &&
-      value.modifiedAt != null &&
-      value.sha256 != null &&
-      value.contentType
-    )
-      continue
+    if (!pathChanged && isComplete(column, value)) continue
     await describe(entity, column, value, pathChanged ? before : undefined)
   }
+}
+
+/** Whether every metadata field is set: the file fields, and an image column's image fields. */
+function isComplete(column: FileColumnMetadata, value: StoredFile): boolean {
+  const fileComplete =
+    value.size != null && value.modifiedAt != null && value.sha256 != null && Boolean(value.contentType)
+  if (!fileComplete || !column.image) return fileComplete
+  const image = value as Partial<StoredImage>
+  return image.width != null && image.height != null && image.format != null && image.hasAlpha != null
 }
 
 async function describe(
@@ -72,12 +77,15 @@ async function describe(
 ): Promise<void> {
   const storage = storages.get(column.storage)
   const where = `${entity.constructor.name}.${column.propertyName}`
+  // An image column reads the image metadata from the bytes being hashed: one read of the file.
+  const probe = column.image ? new ImageProbe() : undefined
   try {
     const stat = await storage.stat(value.path)
     value.size = stat.size
     value.modifiedAt = stat.modifiedAt
-    value.sha256 = await sha256Of(await storage.open(value.path))
+    value.sha256 = await sha256Of(await storage.open(value.path), probe && ((chunk) => probe.write(chunk)))
   } catch (error) {
+    probe?.abort()
     if (error instanceof FileNotFoundError) {
       throw new FileColumnError(
         `Cannot save ${where}: there is no file at "${value.path}" in ${storage.name}`,
@@ -94,8 +102,27 @@ async function describe(
     }
     throw error
   }
+  let image: ImageMetadata | undefined
+  if (probe) {
+    try {
+      image = await probe.end()
+    } catch (error) {
+      throw notAnImageError(where, value.path, error)
+    }
+    Object.assign(value, {
+      width: image.width,
+      height: image.height,
+      format: image.format,
+      hasAlpha: image.hasAlpha,
+    } satisfies Partial<StoredImage>)
+  }
   // A name or type carried over from the replaced file described that file, not this one.
   if (!value.name || (replaced && value.name === replaced.name)) value.name = basename(value.path)
+  // An image's type comes from its bytes: a name (or a caller) cannot make a PNG pass for HTML.
+  if (image?.contentType) {
+    value.contentType = image.contentType
+    return
+  }
   const explicitType = value.contentType && !(replaced && value.contentType === replaced.contentType)
   if (!explicitType) value.contentType = lookup(value.name) || 'application/octet-stream'
 }

@@ -6,6 +6,7 @@ import { Column } from 'typeorm'
 import { ConfigurationError } from '../errors'
 import { DEFAULT_STORAGE } from '../storage/registry'
 import { StoredFile } from './stored-file'
+import { type ImageField, StoredImage } from './stored-image'
 
 /** Options of {@link FileColumn}. */
 export interface FileColumnOptions {
@@ -40,8 +41,10 @@ export interface FileColumnMetadata {
   nullable: boolean
   prefix: string
   uploadTo: string
-  /** The database column names, by StoredFile field. */
-  columns: Record<keyof StoredFile, string>
+  /** Whether it is an `@ImageColumn()`: a StoredImage, with width, height, format and alpha columns. */
+  image: boolean
+  /** The database column names, by StoredFile field (and StoredImage field for image columns). */
+  columns: Record<keyof StoredFile, string> & Partial<Record<ImageField, string>>
 }
 
 const registry: FileColumnMetadata[] = []
@@ -61,21 +64,31 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]*$/
  * }
  */
 export function FileColumn(options: FileColumnOptions = {}): PropertyDecorator {
+  return declareFileColumn(options, false)
+}
+
+/**
+ * The decorator behind `@FileColumn()` and `@ImageColumn()`: checks the options right away, then
+ * maps the property to one embedded class of real columns and records it. `image` adds the
+ * StoredImage columns (`width`, `height`, `format`, `has_alpha`).
+ */
+export function declareFileColumn(options: FileColumnOptions, image: boolean): PropertyDecorator {
+  const decorator = image ? '@ImageColumn' : '@FileColumn'
   for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) throw new ConfigurationError(`@FileColumn: unknown option "${key}"`)
+    if (!KNOWN_OPTIONS.has(key)) throw new ConfigurationError(`${decorator}: unknown option "${key}"`)
   }
   const storage = options.storage ?? DEFAULT_STORAGE
   if (typeof storage !== 'string' || storage === '')
-    throw new ConfigurationError('@FileColumn: option "storage" must be a non-empty string')
+    throw new ConfigurationError(`${decorator}: option "storage" must be a non-empty string`)
   const nullable = options.nullable ?? true
   if (typeof nullable !== 'boolean')
-    throw new ConfigurationError('@FileColumn: option "nullable" must be a boolean')
+    throw new ConfigurationError(`${decorator}: option "nullable" must be a boolean`)
   if (
     options.prefix !== undefined &&
     (typeof options.prefix !== 'string' || !IDENTIFIER.test(options.prefix))
   ) {
     throw new ConfigurationError(
-      '@FileColumn: option "prefix" must be lower-case letters, digits and underscores',
+      `${decorator}: option "prefix" must be lower-case letters, digits and underscores`,
     )
   }
   if (
@@ -83,13 +96,13 @@ export function FileColumn(options: FileColumnOptions = {}): PropertyDecorator {
     (typeof options.uploadTo !== 'string' || !/^[\w-]+(\/[\w-]+)*$/.test(options.uploadTo))
   ) {
     throw new ConfigurationError(
-      '@FileColumn: option "uploadTo" must be a relative key prefix such as "documents/files"',
+      `${decorator}: option "uploadTo" must be a relative key prefix such as "documents/files"`,
     )
   }
 
   return (target: object, propertyKey: string | symbol) => {
     if (typeof propertyKey !== 'string')
-      throw new ConfigurationError('@FileColumn: the property name must be a string')
+      throw new ConfigurationError(`${decorator}: the property name must be a string`)
     const entity = target.constructor
     const prefix = options.prefix ?? `${snakeCase(propertyKey)}_`
     const columns: FileColumnMetadata['columns'] = {
@@ -100,11 +113,17 @@ export function FileColumn(options: FileColumnOptions = {}): PropertyDecorator {
       modifiedAt: `${prefix}modified_at`,
       sha256: `${prefix}sha256`,
     }
+    if (image) {
+      columns.width = `${prefix}width`
+      columns.height = `${prefix}height`
+      columns.format = `${prefix}format`
+      columns.hasAlpha = `${prefix}has_alpha`
+    }
 
     // One embedded class per property, so each can carry its own column names.
-    const Columns = class extends StoredFile {}
+    const Columns = image ? class extends StoredImage {} : class extends StoredFile {}
     Object.defineProperty(Columns, 'name', {
-      value: `${entity.name}${propertyKey[0]?.toUpperCase()}${propertyKey.slice(1)}File`,
+      value: `${entity.name}${propertyKey[0]?.toUpperCase()}${propertyKey.slice(1)}${image ? 'Image' : 'File'}`,
     })
     Column({ type: 'text', name: columns.path, nullable })(Columns.prototype, 'path')
     Column({ type: 'text', name: columns.name, nullable: true })(Columns.prototype, 'name')
@@ -115,6 +134,12 @@ export function FileColumn(options: FileColumnOptions = {}): PropertyDecorator {
     Column({ type: 'text', name: columns.contentType, nullable: true })(Columns.prototype, 'contentType')
     Column({ type: 'timestamptz', name: columns.modifiedAt, nullable: true })(Columns.prototype, 'modifiedAt')
     Column({ type: 'char', length: 64, name: columns.sha256, nullable: true })(Columns.prototype, 'sha256')
+    if (image) {
+      Column({ type: 'int', name: columns.width, nullable: true })(Columns.prototype, 'width')
+      Column({ type: 'int', name: columns.height, nullable: true })(Columns.prototype, 'height')
+      Column({ type: 'text', name: columns.format, nullable: true })(Columns.prototype, 'format')
+      Column({ type: 'boolean', name: columns.hasAlpha, nullable: true })(Columns.prototype, 'hasAlpha')
+    }
     Column(() => Columns, { prefix: false })(target, propertyKey)
 
     registry.push({
@@ -124,6 +149,7 @@ export function FileColumn(options: FileColumnOptions = {}): PropertyDecorator {
       nullable,
       prefix,
       uploadTo: options.uploadTo ?? `${snakeCase(entity.name)}/${snakeCase(propertyKey)}`,
+      image,
       columns,
     })
   }

@@ -1,0 +1,261 @@
+/** @module Image variants: keys, sharp pipelines, and find-or-generate with one generation per variant. */
+import { createHash } from 'node:crypto'
+import sharp from 'sharp'
+import { FileNotFoundError } from '../../../src/errors'
+import {
+  ensureVariant,
+  generateVariant,
+  VARIANT_FORMATS,
+  VariantGenerationError,
+  type VariantSpec,
+  variantContentType,
+  variantExtension,
+  variantKey,
+  variantPipeline,
+} from '../../../src/images/variants'
+import type { Logger } from '../../../src/responder/send'
+import { MemoryStorage } from '../../../src/storage/memory-storage'
+import { images, NOT_AN_IMAGE, oversizedPng } from '../../helpers/image-entities'
+import { CountingStorage } from '../../helpers/storage'
+import { readAll, rejectionOf } from '../../helpers/streams'
+
+const SHA = createHash('sha256').update('source').digest('hex')
+
+/** A logger that keeps what it is given. */
+function recordingLogger(): Logger & { errors: string[] } {
+  const errors: string[] = []
+  return { errors, error: (message) => errors.push(message) }
+}
+
+/** The bytes of a variant that `spec` makes of `input`. */
+async function render(input: Buffer, spec: VariantSpec): Promise<Buffer> {
+  const pipeline = variantPipeline(spec)
+  pipeline.end(input)
+  return pipeline.toBuffer()
+}
+
+let storage: CountingStorage
+
+beforeEach(async () => {
+  storage = new CountingStorage(new MemoryStorage({ name: 'Media' }))
+  await storage.save('photos/rotated.jpg', await images.rotatedJpeg())
+  await storage.save('photos/notes.txt', NOT_AN_IMAGE)
+  await storage.save('photos/huge.png', oversizedPng())
+  storage.reset()
+})
+
+describe('variantKey()', () => {
+  it('is <prefix>/<sha256>/<width>.<format>', () => {
+    expect(variantKey('variants', SHA, { width: 256, format: 'webp' })).toBe(`variants/${SHA}/256.webp`)
+  })
+
+  it('includes the quality when one is set', () => {
+    expect(variantKey('v', SHA, { width: 64, format: 'jpeg', quality: 70 })).toBe(`v/${SHA}/64-q70.jpeg`)
+  })
+
+  it('leaves the quality out for PNG, which ignores it', () => {
+    expect(variantKey('v', SHA, { width: 64, format: 'png', quality: 70 })).toBe(`v/${SHA}/64.png`)
+  })
+
+  it('writes the checksum in lower case', () => {
+    expect(variantKey('v', SHA.toUpperCase(), { width: 64, format: 'png' })).toBe(`v/${SHA}/64.png`)
+  })
+})
+
+describe('variantExtension() and variantContentType()', () => {
+  it.each([
+    ['webp', 'webp', 'image/webp'],
+    ['avif', 'avif', 'image/avif'],
+    ['jpeg', 'jpg', 'image/jpeg'],
+    ['png', 'png', 'image/png'],
+  ] as const)('%s → .%s, %s', (format, extension, type) => {
+    expect(variantExtension(format)).toBe(extension)
+    expect(variantContentType(format)).toBe(type)
+  })
+
+  it('cover every variant format', () => {
+    expect([...VARIANT_FORMATS]).toEqual(['webp', 'avif', 'jpeg', 'png'])
+  })
+})
+
+describe('variantPipeline()', () => {
+  it.each(VARIANT_FORMATS)('encodes %s', async (format) => {
+    const meta = await sharp(await render(await images.jpeg(), { width: 150, format })).metadata()
+    expect(meta.format).toBe(format === 'avif' ? 'heif' : format)
+    expect(meta.width).toBe(150)
+    expect(meta.height).toBe(100)
+  })
+
+  it('applies the EXIF orientation before resizing', async () => {
+    const meta = await sharp(
+      await render(await images.rotatedJpeg(), { width: 200, format: 'png' }),
+    ).metadata()
+    expect([meta.width, meta.height]).toEqual([200, 300])
+    expect(meta.orientation).toBeUndefined()
+  })
+
+  it('never enlarges a narrower source', async () => {
+    const meta = await sharp(await render(await images.jpeg(), { width: 2048, format: 'webp' })).metadata()
+    expect(meta.width).toBe(300)
+  })
+
+  describe('with a quality', () => {
+    it('encodes with it', async () => {
+      const source = await sharp({
+        create: { width: 300, height: 200, channels: 3, background: '#888' },
+      })
+        .composite([
+          { input: Buffer.from(noise(300 * 200 * 3)), raw: { width: 300, height: 200, channels: 3 } },
+        ])
+        .png()
+        .toBuffer()
+      const low = await render(source, { width: 300, format: 'jpeg', quality: 10 })
+      const high = await render(source, { width: 300, format: 'jpeg', quality: 95 })
+      expect(low.length).toBeLessThan(high.length)
+    })
+  })
+
+  describe('without a quality', () => {
+    it("uses the encoder's default", async () => {
+      const source = await images.jpeg()
+      const plain = await render(source, { width: 300, format: 'jpeg' })
+      const eighty = await render(source, { width: 300, format: 'jpeg', quality: 80 })
+      expect(plain.equals(eighty)).toBe(true)
+    })
+  })
+})
+
+describe('generateVariant()', () => {
+  it('streams the source through sharp into the storage', async () => {
+    const stat = await generateVariant(storage, 'photos/rotated.jpg', 'v/a.webp', {
+      width: 100,
+      format: 'webp',
+    })
+    const bytes = await readAll(await storage.open('v/a.webp'))
+    expect(stat.size).toBe(bytes.length)
+    expect(await sharp(bytes).metadata()).toMatchObject({ format: 'webp', width: 100, height: 150 })
+  })
+
+  describe('when the source is missing', () => {
+    it('rejects with FileNotFoundError and saves nothing', async () => {
+      const error = await rejectionOf(
+        generateVariant(storage, 'gone.jpg', 'v/a.webp', { width: 100, format: 'webp' }),
+      )
+      expect(error).toBeInstanceOf(FileNotFoundError)
+      expect(storage.calls.save).toBe(0)
+    })
+  })
+
+  describe('when sharp cannot decode the source', () => {
+    it('rejects with VariantGenerationError and leaves nothing at the key', async () => {
+      const error = await rejectionOf(
+        generateVariant(storage, 'photos/notes.txt', 'v/a.webp', { width: 100, format: 'webp' }),
+      )
+      expect(error).toBeInstanceOf(VariantGenerationError)
+      expect((error as Error).message).toMatch(
+        /Cannot generate the 100px webp variant of "photos\/notes.txt" in Counting\(Media\)/,
+      )
+      expect(await storage.exists('v/a.webp')).toBe(false)
+    })
+  })
+
+  describe('when the source is over the pixel limit', () => {
+    it('refuses it before decoding', async () => {
+      const error = await rejectionOf(
+        generateVariant(storage, 'photos/huge.png', 'v/h.png', { width: 64, format: 'png' }),
+      )
+      expect((error as Error).message).toMatch(/pixel limit/)
+    })
+  })
+})
+
+describe('ensureVariant()', () => {
+  const spec: VariantSpec = { width: 64, format: 'webp' }
+
+  describe('on the first call', () => {
+    it('generates the variant', async () => {
+      await ensureVariant(storage, 'photos/rotated.jpg', 'v/64.webp', spec)
+      expect(storage.calls).toMatchObject({ stat: 1, open: 1, save: 1 })
+    })
+  })
+
+  describe('when the variant is in the storage', () => {
+    it('answers with one stat and generates nothing', async () => {
+      await ensureVariant(storage, 'photos/rotated.jpg', 'v/64.webp', spec)
+      storage.reset()
+      const stat = await ensureVariant(storage, 'photos/rotated.jpg', 'v/64.webp', spec)
+      expect(storage.calls).toMatchObject({ stat: 1, open: 0, save: 0 })
+      expect(stat).toEqual(await storage.stat('v/64.webp'))
+    })
+  })
+
+  describe('when calls run concurrently', () => {
+    it('generates the variant once and gives every caller its stat', async () => {
+      const stats = await Promise.all(
+        Array.from({ length: 8 }, () => ensureVariant(storage, 'photos/rotated.jpg', 'v/64.webp', spec)),
+      )
+      expect(storage.calls).toMatchObject({ stat: 1, open: 1, save: 1 })
+      expect(new Set(stats).size).toBe(1)
+    })
+
+    it('keeps different variants apart', async () => {
+      await Promise.all([
+        ensureVariant(storage, 'photos/rotated.jpg', 'v/64.webp', spec),
+        ensureVariant(storage, 'photos/rotated.jpg', 'v/128.webp', { width: 128, format: 'webp' }),
+      ])
+      expect(storage.calls.save).toBe(2)
+    })
+
+    it('keeps storages apart', async () => {
+      const other = new CountingStorage(new MemoryStorage({ name: 'Media' }))
+      await other.save('photos/rotated.jpg', await images.rotatedJpeg())
+      other.reset()
+      await Promise.all([
+        ensureVariant(storage, 'photos/rotated.jpg', 'v/64.webp', spec),
+        ensureVariant(other, 'photos/rotated.jpg', 'v/64.webp', spec),
+      ])
+      expect([storage.calls.save, other.calls.save]).toEqual([1, 1])
+    })
+  })
+
+  describe('when generation fails', () => {
+    it('logs once for all concurrent callers, and rejects each', async () => {
+      const logger = recordingLogger()
+      const results = await Promise.allSettled(
+        Array.from({ length: 4 }, () => ensureVariant(storage, 'photos/notes.txt', 'v/n.webp', spec, logger)),
+      )
+      expect(results.every((result) => result.status === 'rejected')).toBe(true)
+      expect(logger.errors).toHaveLength(1)
+      expect(logger.errors[0]).toMatch(/Cannot generate the 64px webp variant/)
+    })
+
+    it('forgets the failure, so a later call tries again', async () => {
+      await rejectionOf(ensureVariant(storage, 'photos/notes.txt', 'v/n.webp', spec))
+      await storage.save('photos/notes.txt', await images.jpeg())
+      storage.reset()
+      await ensureVariant(storage, 'photos/notes.txt', 'v/n.webp', spec)
+      expect(storage.calls.save).toBe(1)
+    })
+  })
+
+  describe('when the source is missing', () => {
+    it('rejects with FileNotFoundError and logs nothing', async () => {
+      const logger = recordingLogger()
+      expect(await rejectionOf(ensureVariant(storage, 'gone.jpg', 'v/g.webp', spec, logger))).toBeInstanceOf(
+        FileNotFoundError,
+      )
+      expect(logger.errors).toEqual([])
+    })
+  })
+})
+
+/** Deterministic pseudo-random bytes: content that compresses differently at each quality. */
+function noise(length: number): Uint8Array {
+  const bytes = new Uint8Array(length)
+  let state = 42
+  for (let i = 0; i < length; i++) {
+    state = (state * 1103515245 + 12345) & 0x7fffffff
+    bytes[i] = state >> 16
+  }
+  return bytes
+}
