@@ -4,8 +4,8 @@
  * page at a time, each page written in its own short transaction.
  */
 import type { EntityManager, ObjectLiteral } from 'typeorm'
-import { fillFileColumns } from '../columns/file-column-subscriber'
 import type { FileColumnMetadata } from '../columns/file-column'
+import { fillFileColumns } from '../columns/file-column-subscriber'
 import { hasFile, type StoredFile } from '../columns/stored-file'
 import { ConfigurationError } from '../errors'
 import type { BackfillOptions } from './args'
@@ -16,6 +16,7 @@ import {
   keyText,
   mapLimit,
   metadataFields,
+  missingFields,
   parseKey,
   resolveStorages,
   rowId,
@@ -184,8 +185,7 @@ async function describeRow(table: TableSql, row: ObjectLiteral): Promise<Describ
 }
 
 function isIncomplete(column: FileColumnMetadata, value: StoredFile): boolean {
-  const fields = value as unknown as Record<string, unknown>
-  return metadataFields(column).some(([field]) => fields[field] === null || fields[field] === undefined)
+  return missingFields(column, value as unknown as Record<string, unknown>).length > 0
 }
 
 /**

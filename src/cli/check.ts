@@ -21,6 +21,7 @@ import {
   type FileEntity,
   mapLimit,
   metadataFields,
+  missingFields,
   type RawRow,
   rawPages,
   resolveStorages,
@@ -224,9 +225,7 @@ async function inspect(
   checksum: boolean,
 ): Promise<Finding[]> {
   const findings: Finding[] = []
-  const empty = metadataFields(column)
-    .filter(([field]) => fields[field] === null || fields[field] === undefined)
-    .map(([field]) => field)
+  const empty = missingFields(column, fields)
   if (empty.length > 0) findings.push({ kind: 'incomplete', value: { ...place, fields: empty } })
 
   // Postgres bigint arrives as a string from a raw query.

@@ -116,9 +116,16 @@ export class TableSql {
     return `(${this.entity.columns.map((column) => this.hasFile(column)).join(' OR ')})`
   }
 
-  /** The column holds a path and some of its metadata is NULL (see {@link metadataFields}). */
+  /**
+   * The column holds a path and some of its metadata is NULL (see {@link metadataFields}), or its
+   * content type is empty: the save hook fills both.
+   */
   incomplete(column: FileColumnMetadata): string {
-    const nulls = metadataFields(column).map(([, name]) => `${this.column(name)} IS NULL`)
+    const nulls = metadataFields(column).map(([field, name]) =>
+      field === 'contentType'
+        ? `(${this.column(name)} IS NULL OR ${this.column(name)} = '')`
+        : `${this.column(name)} IS NULL`,
+    )
     return `(${this.hasFile(column)} AND (${nulls.join(' OR ')}))`
   }
 
@@ -169,6 +176,21 @@ export class TableSql {
  */
 export function metadataFields(column: FileColumnMetadata): [field: string, databaseName: string][] {
   return columnsOf(column).filter(([field]) => field !== 'path' && field !== 'name')
+}
+
+/**
+ * The metadata fields of `column` that `fields` (one row's values) lacks: NULL, or an empty content
+ * type. The same rule as {@link TableSql.incomplete}, and as the save hook's.
+ */
+export function missingFields(column: FileColumnMetadata, fields: Record<string, unknown>): string[] {
+  return metadataFields(column)
+    .filter(
+      ([field]) =>
+        fields[field] === null ||
+        fields[field] === undefined ||
+        (field === 'contentType' && fields[field] === ''),
+    )
+    .map(([field]) => field)
 }
 
 /** Every field of a file column with its database column (an image column's image fields included). */

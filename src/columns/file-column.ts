@@ -47,7 +47,11 @@ export interface FileColumnMetadata {
   columns: Record<keyof StoredFile, string> & Partial<Record<ImageField, string>>
 }
 
-const registry: FileColumnMetadata[] = []
+// On globalThis, like the storage registry: two loaded copies of the library share one list.
+const REGISTRY = Symbol.for('typeorm-downloadview.file-columns')
+const registry: FileColumnMetadata[] = ((
+  globalThis as typeof globalThis & Record<symbol, FileColumnMetadata[] | undefined>
+)[REGISTRY] ??= [])
 const KNOWN_OPTIONS = new Set(['storage', 'nullable', 'prefix', 'uploadTo'])
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/
 

@@ -52,4 +52,16 @@ export class StorageRegistry {
 }
 
 /** The registry that file columns use. */
-export const storages = new StorageRegistry()
+export const storages: StorageRegistry = shared('typeorm-downloadview.storages', () => new StorageRegistry())
+
+/**
+ * One instance per process, kept on `globalThis`: when two copies of the library are loaded (the
+ * CLI from dist/ and a DataSource file importing src/, or two installed versions), they still see
+ * the same storages.
+ */
+function shared<T>(name: string, create: () => T): T {
+  const key = Symbol.for(name)
+  const holder = globalThis as typeof globalThis & Record<symbol, T | undefined>
+  holder[key] ??= create()
+  return holder[key] as T
+}

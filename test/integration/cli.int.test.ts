@@ -330,6 +330,14 @@ describe('typeorm-downloadview backfill', () => {
     expect(await metadataOf('incomplete')).toEqual(before)
   })
 
+  it('fills an empty content type, as the save hook would', async () => {
+    await dataSource.query(`UPDATE document SET file_content_type = '' WHERE slug = 'incomplete'`)
+    const run = await cli('backfill')
+    expect(run.status).toBe(0)
+    expect(run.stdout).toBe('Document: 1 row filled; last key 5.\n')
+    expect((await metadataOf('incomplete')).file_content_type).toBe('text/plain')
+  })
+
   it('reports a file it cannot describe, fills the rest, and exits 1', async () => {
     await dataSource.query(`UPDATE document SET file_sha256 = NULL WHERE slug IN ('missing', 'incomplete')`)
     const run = await cli('backfill', '--json', '--batch-size', '1')
