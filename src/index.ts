@@ -43,7 +43,13 @@ export {
 export { type Logger, sendPlan, stderrLogger } from './responder/send'
 export { type XAccelRedirectOptions, type XAccelRule, xAccelRedirect } from './offload/nginx'
 export { applyOffload, type Offload, offloadMiddleware, requestOffloads } from './offload/offload'
-export { lighttpdSendfile, type SendfileOptions, type SendfileRule, xSendfile } from './offload/x-sendfile'
+export {
+  type LighttpdSendfileOptions,
+  lighttpdSendfile,
+  type SendfileOptions,
+  type SendfileRule,
+  xSendfile,
+} from './offload/x-sendfile'
 export { type ImageMetadata, imageContentType, readImageMetadata } from './images/metadata'
 export { VARIANT_FORMATS, type VariantFormat, variantKey } from './images/variants'
 export {

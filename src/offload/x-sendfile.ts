@@ -1,6 +1,7 @@
 /**
- * @module Apache `X-Sendfile` (mod_xsendfile) and lighttpd `X-Lighttpd-Send-File`: the app decides
- * the response, the web server sends the local file named by the header.
+ * @module Apache `X-Sendfile` (mod_xsendfile) and lighttpd (`X-Sendfile`, or the FastCGI-era
+ * `X-Lighttpd-Send-File`): the app decides the response, the web server sends the local file named
+ * by the header.
  */
 import path from 'node:path'
 import { ConfigurationError } from '../errors'
@@ -34,21 +35,36 @@ import {
  */
 export type SendfileRule = { root: string; to?: string } | { storage: Storage | string; to?: string }
 
-/** Options of {@link xSendfile} and {@link lighttpdSendfile}. */
+/** Options of {@link xSendfile}. */
 export interface SendfileOptions {
   /** The files the web server may send; at least one rule, first match wins. */
   rules: SendfileRule[]
   /**
-   * Whether the web server URL-decodes the header value, as mod_xsendfile does by default
-   * (`XSendFileUnescape On`) and lighttpd always does. Then each path segment is percent-encoded,
-   * so that names with `%`, spaces or non-ASCII characters arrive intact. With `false` the path is
-   * sent as it is, and paths that are not printable ASCII are not offloaded.
-   * @default true
+   * Whether the web server URL-decodes the header value. Then each path segment is
+   * percent-encoded. Otherwise the path is sent as it is, its UTF-8 bytes unchanged (names with
+   * spaces, `%` and non-ASCII characters arrive intact), and paths with control characters are not
+   * offloaded. mod_xsendfile 0.12, the version Debian and Ubuntu ship, does not decode; 1.0 does
+   * with `XSendFileUnescape On`; lighttpd always does.
+   * @default false for xSendfile() (Apache), true for lighttpdSendfile()
    */
   proxyUnescapes?: boolean
 }
 
+/** Options of {@link lighttpdSendfile}. */
+export interface LighttpdSendfileOptions extends SendfileOptions {
+  /**
+   * The header lighttpd reads. `X-Sendfile` works behind `mod_proxy` (how a Node app sits behind
+   * lighttpd); lighttpd 1.4 honours `X-Lighttpd-Send-File` only from FastCGI backends and drops it
+   * silently from proxied ones.
+   * @default 'X-Sendfile'
+   */
+  header?: 'X-Sendfile' | 'X-Lighttpd-Send-File'
+}
+
+// Half of a UTF-16 pair: no UTF-8 bytes name it, so no file on disk has it.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 const OPTIONS = ['rules', 'proxyUnescapes']
+const LIGHTTPD_OPTIONS = [...OPTIONS, 'header']
 
 interface Rule {
   source: RuleSource
@@ -68,25 +84,31 @@ interface Rule {
  * app.use(offloadMiddleware(xSendfile({ rules: [{ root: '/srv/media' }] })))
  */
 export function xSendfile(options: SendfileOptions): Offload {
-  return sendfileOffload('xSendfile()', 'X-Sendfile', options)
+  checkOptions('xSendfile()', options, OPTIONS)
+  return sendfileOffload('xSendfile()', 'X-Sendfile', options, false)
 }
 
 /**
- * An offload for lighttpd: `X-Lighttpd-Send-File: <absolute path>` and an empty body (enable
- * `"x-sendfile" => "enable"` on the backend, and list the directories in `x-sendfile-docroot`).
+ * An offload for lighttpd: `X-Sendfile: <percent-encoded absolute path>` and an empty body (enable
+ * `proxy.header = ( "x-sendfile" => "enable" )` and list the directories in
+ * `"x-sendfile-docroot"`). lighttpd URL-decodes the path, sends the file and answers Range itself.
  * Files that no rule covers, files with no local path, files that a symlink leads out of their
  * root, and generated files are streamed by Node.
  *
  * @example
  * app.use(offloadMiddleware(lighttpdSendfile({ rules: [{ storage: 'default', to: '/var/www/media' }] })))
  */
-export function lighttpdSendfile(options: SendfileOptions): Offload {
-  return sendfileOffload('lighttpdSendfile()', 'X-Lighttpd-Send-File', options)
+export function lighttpdSendfile(options: LighttpdSendfileOptions): Offload {
+  const owner = 'lighttpdSendfile()'
+  checkOptions(owner, options, LIGHTTPD_OPTIONS)
+  const header = options.header ?? 'X-Sendfile'
+  if (header !== 'X-Sendfile' && header !== 'X-Lighttpd-Send-File')
+    throw new ConfigurationError(`${owner}: option "header" must be 'X-Sendfile' or 'X-Lighttpd-Send-File'`)
+  return sendfileOffload(owner, header, options, true)
 }
 
-function sendfileOffload(owner: string, header: string, options: SendfileOptions): Offload {
-  checkOptions(owner, options, OPTIONS)
-  const unescapes = options.proxyUnescapes ?? true
+function sendfileOffload(owner: string, header: string, options: SendfileOptions, decodes: boolean): Offload {
+  const unescapes = options.proxyUnescapes ?? decodes
   if (typeof unescapes !== 'boolean')
     throw new ConfigurationError(`${owner}: option "proxyUnescapes" must be a boolean`)
   const rules = parseRules(owner, options.rules, ['root', 'storage'], ['to']).map(readRule)
@@ -119,12 +141,13 @@ function headerValue(rule: Rule, location: FileLocation, unescapes: boolean): st
     const encoded = encodeSegments(segments)
     return encoded === undefined ? undefined : `/${encoded}`
   }
-  const raw = `/${segments.join('/')}`
-  // Sent as it is: printable ASCII only (Node writes header strings as Latin-1, not UTF-8), and
-  // no trailing space, which the server trims off the header value (another file's name).
-  return /^[\x20-\x7e]*[\x21-\x7e]$/.test(raw) && !segments.some((s) => s === '' || s === '.' || s === '..')
-    ? raw
-    : undefined
+  if (segments.some((s) => s === '' || s === '.' || s === '..' || CONTROL.test(s) || LONE_SURROGATE.test(s)))
+    return undefined
+  // Sent as it is, as UTF-8 bytes: Node writes header strings as Latin-1, one byte per character,
+  // so the UTF-8 bytes go in as Latin-1 characters (obs-text, RFC 9110 §5.5). No leading or
+  // trailing space: the server trims them off the value, which would name another file.
+  const raw = Buffer.from(`/${segments.join('/')}`, 'utf8').toString('latin1')
+  return raw.endsWith(' ') ? undefined : raw
 }
 
 function splitPath(absolute: string): string[] {

@@ -28,12 +28,16 @@ function planAt(
 const atPath = (path: string): FileLocation => ({ kind: 'path', path })
 const inLocal = (key: string): FileLocation => ({ kind: 'storage', storage: local, key })
 
-const backends: [string, (options: SendfileOptions) => Offload, string][] = [
-  ['xSendfile', xSendfile, 'X-Sendfile'],
-  ['lighttpdSendfile', lighttpdSendfile, 'X-Lighttpd-Send-File'],
+// [name, factory, header, whether the server URL-decodes the value by default]
+const backends: [string, (options: SendfileOptions) => Offload, string, boolean][] = [
+  ['xSendfile', xSendfile, 'X-Sendfile', false],
+  ['lighttpdSendfile', lighttpdSendfile, 'X-Sendfile', true],
 ]
 
-describe.each(backends)('%s()', (owner, make, header) => {
+/** What Node writes for a header string: one byte per character, so UTF-8 goes in as Latin-1. */
+const utf8AsLatin1 = (text: string) => Buffer.from(text, 'utf8').toString('latin1')
+
+describe.each(backends)('%s()', (owner, make, header, decodesByDefault) => {
   const sentPath = (location: FileLocation | undefined, options: SendfileOptions) =>
     make(options)(planAt(location))?.headers[header]
 
@@ -125,9 +129,11 @@ describe.each(backends)('%s()', (owner, make, header) => {
   describe('option "proxyUnescapes"', () => {
     const rules = [{ root: '/srv/media' }]
 
-    it('percent-encodes each segment by default', () => {
+    it(`${decodesByDefault ? 'percent-encodes each segment' : 'sends the UTF-8 bytes as they are'} by default`, () => {
       expect(sentPath(atPath('/srv/media/a b/100% #1?é.txt'), { rules })).toBe(
-        '/srv/media/a%20b/100%25%20%231%3F%C3%A9.txt',
+        decodesByDefault
+          ? '/srv/media/a%20b/100%25%20%231%3F%C3%A9.txt'
+          : utf8AsLatin1('/srv/media/a b/100% #1?é.txt'),
       )
     })
 
@@ -147,8 +153,14 @@ describe.each(backends)('%s()', (owner, make, header) => {
       expect(sentPath(atPath('/srv/media/a.txt '), { rules, proxyUnescapes: false })).toBeUndefined()
     })
 
-    it('does not offload a non-ASCII path with false', () => {
-      expect(sentPath(atPath('/srv/media/é.txt'), { rules, proxyUnescapes: false })).toBeUndefined()
+    it('sends a non-ASCII path as its UTF-8 bytes with false', () => {
+      expect(sentPath(atPath('/srv/media/é.txt'), { rules, proxyUnescapes: false })).toBe(
+        '/srv/media/\u00c3\u00a9.txt',
+      )
+    })
+
+    it('does not offload a lone surrogate with false: no file name on disk has one', () => {
+      expect(sentPath(atPath('/srv/media/\ud800.txt'), { rules, proxyUnescapes: false })).toBeUndefined()
     })
 
     it.each([true, false])(
@@ -225,5 +237,28 @@ describe.each(backends)('%s()', (owner, make, header) => {
       expect(build(options)).toThrow(ConfigurationError)
       expect(build(options)).toThrow(`${owner}(): ${message}`)
     })
+  })
+})
+
+describe('lighttpdSendfile() option "header"', () => {
+  const rules = [{ root: '/srv/media' }]
+  const plan = () => planAt(atPath('/srv/media/a.txt'))
+
+  it('sends X-Sendfile by default, which lighttpd honours behind mod_proxy', () => {
+    const headers = lighttpdSendfile({ rules })(plan())?.headers
+    expect(headers?.['X-Sendfile']).toBe('/srv/media/a.txt')
+    expect(headers?.['X-Lighttpd-Send-File']).toBeUndefined()
+  })
+
+  it('sends X-Lighttpd-Send-File when asked, for FastCGI backends', () => {
+    const headers = lighttpdSendfile({ rules, header: 'X-Lighttpd-Send-File' })(plan())?.headers
+    expect(headers?.['X-Lighttpd-Send-File']).toBe('/srv/media/a.txt')
+    expect(headers?.['X-Sendfile']).toBeUndefined()
+  })
+
+  it('refuses another header name', () => {
+    expect(() => lighttpdSendfile({ rules, header: 'X-Accel-Redirect' as 'X-Sendfile' })).toThrow(
+      `lighttpdSendfile(): option "header" must be 'X-Sendfile' or 'X-Lighttpd-Send-File'`,
+    )
   })
 })
