@@ -15,7 +15,6 @@ import {
   type FileEntity,
   keyText,
   mapLimit,
-  metadataFields,
   missingFields,
   parseKey,
   resolveStorages,

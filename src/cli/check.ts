@@ -20,7 +20,6 @@ import type { Progress } from './progress'
 import {
   type FileEntity,
   mapLimit,
-  metadataFields,
   missingFields,
   type RawRow,
   rawPages,
