@@ -49,9 +49,9 @@ export interface FileColumnMetadata {
 
 // On globalThis, like the storage registry: two loaded copies of the library share one list.
 const REGISTRY = Symbol.for('typeorm-downloadview.file-columns')
-const registry: FileColumnMetadata[] = ((
-  globalThis as typeof globalThis & Record<symbol, FileColumnMetadata[] | undefined>
-)[REGISTRY] ??= [])
+const holder = globalThis as typeof globalThis & Record<symbol, FileColumnMetadata[] | undefined>
+holder[REGISTRY] ??= []
+const registry: FileColumnMetadata[] = holder[REGISTRY]
 const KNOWN_OPTIONS = new Set(['storage', 'nullable', 'prefix', 'uploadTo'])
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/
 
