@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import {
   ConfigurationError,
   DestinationNotAllowedError,
+  FileNotFoundError,
   SignatureError,
   statusForError,
   UpstreamError,
@@ -159,4 +160,28 @@ export function routeParam(params: RouteParams, name: string): string | undefine
   const value = params[name]
   if (Array.isArray(value)) return value.join('/')
   return typeof value === 'string' ? value : undefined
+}
+
+/**
+ * The value of route parameter `name`, or a FileNotFoundError when the route has none or it is
+ * empty: for views that take a path from the URL.
+ */
+export function requiredRouteParam(params: RouteParams, name: string): string {
+  const value = routeParam(params, name)
+  if (value === undefined || value === '') throw new FileNotFoundError(`No "${name}" in the route`)
+  return value
+}
+
+/** Checks the `param` and `basename` options of views that serve a path from the route. */
+export function routePathOptions(
+  options: { param?: unknown; basename?: unknown },
+  owner: string,
+): { param: string; basename: string | undefined } {
+  const param = options.param ?? 'path'
+  if (typeof param !== 'string' || param === '')
+    throw new ConfigurationError(`${owner}: option "param" must be a route parameter name`)
+  const { basename } = options
+  if (basename !== undefined && (typeof basename !== 'string' || basename === ''))
+    throw new ConfigurationError(`${owner}: option "basename" must be a non-empty string`)
+  return { param, basename }
 }

@@ -10,7 +10,8 @@ import {
   type DownloadRequest,
   DownloadView,
   type DownloadViewOptions,
-  routeParam,
+  requiredRouteParam,
+  routePathOptions,
   VIEW_OPTIONS,
 } from './download-view'
 
@@ -85,13 +86,7 @@ export class PathDownloadView extends DownloadView {
       throw new ConfigurationError(
         `${owner}: give option "path" (one absolute file) or option "root" (files under a folder, from the URL)`,
       )
-    const param = options.param ?? 'path'
-    if (typeof param !== 'string' || param === '')
-      throw new ConfigurationError(`${owner}: option "param" must be a route parameter name`)
-    this.param = param
-    if (options.basename !== undefined && (typeof options.basename !== 'string' || options.basename === ''))
-      throw new ConfigurationError(`${owner}: option "basename" must be a non-empty string`)
-    this.basename = options.basename
+    ;({ param: this.param, basename: this.basename } = routePathOptions(options, owner))
   }
 
   /**
@@ -101,9 +96,7 @@ export class PathDownloadView extends DownloadView {
   getPath(request: DownloadRequest): string | Promise<string> {
     if (this.path !== undefined) return this.path
     if (!this.root) throw new FileNotFoundError('PathDownloadView: no path to serve')
-    const value = routeParam(request.params, this.param)
-    if (value === undefined || value === '') throw new FileNotFoundError(`No "${this.param}" in the route`)
-    return value
+    return requiredRouteParam(request.params, this.param)
   }
 
   /** The name the client sees; `undefined` for the file's own name. */

@@ -1,5 +1,5 @@
 /** @module StorageDownloadView: serve a key of a Storage, from a route parameter or fixed. */
-import { ConfigurationError, FileNotFoundError } from '../errors'
+import { ConfigurationError } from '../errors'
 import type { DownloadFile } from '../files/download-file'
 import { StorageFile } from '../files/storage-file'
 import { rejectUnknownOptions } from '../responder/options'
@@ -9,7 +9,8 @@ import {
   type DownloadRequest,
   DownloadView,
   type DownloadViewOptions,
-  routeParam,
+  requiredRouteParam,
+  routePathOptions,
   VIEW_OPTIONS,
 } from './download-view'
 
@@ -70,21 +71,13 @@ export class StorageDownloadView extends DownloadView {
     if (options.path !== undefined && (typeof options.path !== 'string' || options.path === ''))
       throw new ConfigurationError(`${owner}: option "path" must be a non-empty string`)
     this.path = options.path
-    const param = options.param ?? 'path'
-    if (typeof param !== 'string' || param === '')
-      throw new ConfigurationError(`${owner}: option "param" must be a route parameter name`)
-    this.param = param
-    if (options.basename !== undefined && (typeof options.basename !== 'string' || options.basename === ''))
-      throw new ConfigurationError(`${owner}: option "basename" must be a non-empty string`)
-    this.basename = options.basename
+    ;({ param: this.param, basename: this.basename } = routePathOptions(options, owner))
   }
 
   /** The key to serve: the `path` option, else the route parameter. Override to compute it. */
   getPath(request: DownloadRequest): string | Promise<string> {
     if (this.path !== undefined) return this.path
-    const value = routeParam(request.params, this.param)
-    if (value === undefined || value === '') throw new FileNotFoundError(`No "${this.param}" in the route`)
-    return value
+    return requiredRouteParam(request.params, this.param)
   }
 
   /** The name the client sees; `undefined` for the key's last segment. */
