@@ -3,6 +3,7 @@
  * collected while the rows are paged through (one string per row and column, the memory bound),
  * then each storage is listed once and compared.
  */
+import nodePath from 'node:path'
 import type { DataSource } from 'typeorm'
 import type { FileColumnMetadata } from '../columns/file-column'
 import { ConfigurationError, FileNotFoundError } from '../errors'
@@ -51,9 +52,17 @@ export interface StorageScan {
   referenced: Set<string>
   /** The file columns that keep their files in this storage. */
   columns: { entity: FileEntity; column: FileColumnMetadata }[]
+  /** The directory that holds the files, for a storage with localPath() (see {@link localRoot}). */
+  root: string | undefined
+  /** The scans whose directory holds this one's or lies inside it: the same files, under other keys. */
+  overlapping: StorageScan[]
 }
 
-/** The referenced keys of every storage that file columns use, grouped by storage object. */
+/**
+ * The referenced keys of every storage that file columns use, one scan per set of files: per storage
+ * object, and per directory for storages with local files, so that two LocalStorages on one root are
+ * listed once. A file of a storage whose root lies inside another's is referenced through either.
+ */
 export class References {
   private readonly scans = new Map<Storage, StorageScan>()
 
@@ -62,31 +71,83 @@ export class References {
     storageOf: Map<FileColumnMetadata, Storage>,
     entities: FileEntity[],
   ) {
+    const byRoot = new Map<string, StorageScan>()
     for (const entity of entities) {
       for (const column of entity.columns) {
         const storage = storageOf.get(column)
         if (!storage) continue
         let scan = this.scans.get(storage)
         if (!scan) {
-          scan = { storage, names: [], referenced: new Set(), columns: [] }
+          const root = localRoot(storage)
+          scan = (root === undefined ? undefined : byRoot.get(root)) ?? {
+            storage,
+            names: [],
+            referenced: new Set(),
+            columns: [],
+            root,
+            overlapping: [],
+          }
+          if (root !== undefined) byRoot.set(root, scan)
           this.scans.set(storage, scan)
         }
         if (!scan.names.includes(column.storage)) scan.names.push(column.storage)
         scan.columns.push({ entity, column })
       }
     }
+    for (const scan of this.storages) {
+      scan.overlapping = this.storages.filter(
+        (other) => other !== scan && (within(other, scan) || within(scan, other)),
+      )
+    }
   }
 
   /** Every storage to list, each once even when registered under several names. */
   get storages(): StorageScan[] {
-    return [...this.scans.values()]
+    return [...new Set(this.scans.values())]
   }
 
   /** Records that a row references `path` in `storage`. Keys the scan will not look at are not kept. */
   add(storage: Storage, path: string): void {
+    const scan = this.scans.get(storage)
     const key = safeKey(path)
-    if (key !== undefined && this.filter.includes(key)) this.scans.get(storage)?.referenced.add(key)
+    if (!scan || key === undefined) return
+    if (this.filter.includes(key)) scan.referenced.add(key)
+    // The same file, as the storages that overlap this one name it.
+    for (const other of scan.overlapping) {
+      const alias = translateKey(scan, key, other)
+      if (alias !== undefined && this.filter.includes(alias)) other.referenced.add(alias)
+    }
   }
+}
+
+/**
+ * The directory under which `storage` keeps key `a/b` at `<root>/a/b` (LocalStorage's root), found
+ * through localPath(); `undefined` for a storage without local files or one that maps keys otherwise.
+ * Roots are compared as paths: two that reach one directory through a symlink are not told apart.
+ */
+export function localRoot(storage: Storage): string | undefined {
+  try {
+    const file = storage.localPath?.('a/b')
+    if (typeof file !== 'string' || !nodePath.isAbsolute(file)) return undefined
+    const root = nodePath.dirname(nodePath.dirname(file))
+    return nodePath.join(root, 'a', 'b') === file ? root : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Whether the files of `inner` lie in `outer`'s directory (the same one included). */
+function within(inner: StorageScan, outer: StorageScan): boolean {
+  if (inner.root === undefined || outer.root === undefined) return false
+  return inner.root === outer.root || inner.root.startsWith(outer.root + nodePath.sep)
+}
+
+/** The key in `to` of the file at `key` in `from`, or `undefined` when it lies outside `to`. */
+function translateKey(from: StorageScan, key: string, to: StorageScan): string | undefined {
+  if (from.root === undefined || to.root === undefined) return undefined
+  const relative = nodePath.relative(to.root, nodePath.join(from.root, key))
+  if (relative === '' || relative === '..' || relative.startsWith(`..${nodePath.sep}`)) return undefined
+  return relative.split(nodePath.sep).join('/')
 }
 
 /**
@@ -164,15 +225,28 @@ export async function* listOrphans(
 }
 
 /**
- * Whether some row references `key` now: asked of the database right before a delete, because rows
- * may have been saved since the scan.
+ * Whether some row references `key` now, through `scan`'s storage or one that overlaps it: asked of
+ * the database right before a delete, because rows may have been saved since the scan.
  */
 export async function isReferencedNow(
   dataSource: DataSource,
   scan: StorageScan,
   key: string,
 ): Promise<boolean> {
-  for (const { entity, column } of scan.columns) {
+  if (await referencedBy(dataSource, scan.columns, key)) return true
+  for (const other of scan.overlapping) {
+    const alias = translateKey(scan, key, other)
+    if (alias !== undefined && (await referencedBy(dataSource, other.columns, alias))) return true
+  }
+  return false
+}
+
+async function referencedBy(
+  dataSource: DataSource,
+  columns: StorageScan['columns'],
+  key: string,
+): Promise<boolean> {
+  for (const { entity, column } of columns) {
     const table = new TableSql(dataSource, entity)
     const found = await table
       .query([`${table.column(column.columns.path)} = :key`], undefined)

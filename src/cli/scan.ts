@@ -151,9 +151,12 @@ export class TableSql {
     return { where: `(${alternatives.map((alternative) => `(${alternative})`).join(' OR ')})`, parameters }
   }
 
-  /** A query on the table with `conditions` (and the keyset) applied, in primary key order. */
+  /**
+   * A query on the table with `conditions` (and the keyset) applied, in primary key order. Every row
+   * counts, soft-deleted ones too (`@DeleteDateColumn`): a row can be restored, and its file with it.
+   */
   query(conditions: string[], after: readonly unknown[] | undefined): SelectQueryBuilder<ObjectLiteral> {
-    const query = this.dataSource.createQueryBuilder(this.entity.metadata.target, ALIAS)
+    const query = this.dataSource.createQueryBuilder(this.entity.metadata.target, ALIAS).withDeleted()
     for (const condition of conditions) query.andWhere(condition)
     if (after) {
       const keyset = this.after(after)

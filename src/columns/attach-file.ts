@@ -7,7 +7,7 @@ import { lookup } from 'mime-types'
 import type { ObjectLiteral } from 'typeorm'
 import { ConfigurationError } from '../errors'
 import { asciiFilename, safeBasename } from '../files/filename'
-import { ImageProbe, type ImageMetadata, notAnImageError } from '../images/metadata'
+import { ImageProbe, type ImageMetadata, imageFields, notAnImageError } from '../images/metadata'
 import { storages } from '../storage/registry'
 import type { StorageStat } from '../storage/storage'
 import { getFileColumn } from './file-column'
@@ -67,10 +67,12 @@ export async function attachFile<E extends ObjectLiteral>(
   const hash = createHash('sha256')
   // An image column reads the image metadata from the bytes being written: one pass over the source.
   const probe = column.image ? new ImageProbe() : undefined
-  const bytes = isPath
-    ? createReadStream((source as { path: string }).path)
-    : toIterable(source as Exclude<AttachSource, { path: string }>)
   async function* hashing(): AsyncGenerator<Buffer> {
+    // A file is opened here, when the storage starts reading: a save that fails before that (a
+    // directory it cannot create) must not leave a descriptor open that nothing will ever close.
+    const bytes = isPath
+      ? createReadStream((source as { path: string }).path)
+      : toIterable(source as Exclude<AttachSource, { path: string }>)
     for await (const chunk of bytes) {
       const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array)
       hash.update(buffer)
@@ -96,14 +98,7 @@ export async function attachFile<E extends ObjectLiteral>(
     }
   }
 
-  const value = image
-    ? Object.assign(new StoredImage(), {
-        width: image.width,
-        height: image.height,
-        format: image.format,
-        hasAlpha: image.hasAlpha,
-      })
-    : new StoredFile()
+  const value = image ? Object.assign(new StoredImage(), imageFields(image)) : new StoredFile()
   value.path = key
   value.name = name
   value.size = stat.size

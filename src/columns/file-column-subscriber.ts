@@ -13,7 +13,7 @@ import {
 } from 'typeorm'
 import { BadPathError, FileColumnError, FileNotFoundError, UnsafePathError } from '../errors'
 import { basename } from '../files/storage-file'
-import { ImageProbe, type ImageMetadata, notAnImageError } from '../images/metadata'
+import { ImageProbe, type ImageMetadata, imageFields, notAnImageError } from '../images/metadata'
 import { storages } from '../storage/registry'
 import { sha256Of } from './checksum'
 import { type FileColumnMetadata, getFileColumns } from './file-column'
@@ -109,12 +109,7 @@ async function describe(
     } catch (error) {
       throw notAnImageError(where, value.path, error)
     }
-    Object.assign(value, {
-      width: image.width,
-      height: image.height,
-      format: image.format,
-      hasAlpha: image.hasAlpha,
-    } satisfies Partial<StoredImage>)
+    Object.assign(value, imageFields(image) satisfies Partial<StoredImage>)
   }
   // A name or type carried over from the replaced file described that file, not this one.
   if (!value.name || (replaced && value.name === replaced.name)) value.name = basename(value.path)

@@ -15,6 +15,28 @@ import { FileColumnError } from '../errors'
  */
 export const LIMIT_INPUT_PIXELS = 0x3fff * 0x3fff
 
+/**
+ * The most bytes of encoded image that sharp is given, for metadata and for variants (256 MiB).
+ * sharp keeps stream input in memory until it ends, and joins it into one Buffer: without this bound
+ * an upload would claim as much memory as it is long (and past 4 GiB the join throws inside an event
+ * listener, which ends the process). A larger file is refused as soon as it passes the bound.
+ */
+export const LIMIT_INPUT_BYTES = 256 * 1024 * 1024
+
+/** More bytes than sharp is allowed to read: the file was refused before it was read whole. */
+class InputTooLargeError extends Error {
+  override name = 'InputTooLargeError'
+
+  constructor(readonly limit: number) {
+    super(`Input image exceeds the limit of ${limit} bytes`)
+  }
+}
+
+/** The error for a file that passed `limit` bytes. */
+export function inputTooLargeError(limit: number): Error {
+  return new InputTooLargeError(limit)
+}
+
 /** What an image column stores about an image, plus its media type. */
 export interface ImageMetadata {
   /** Width as displayed (EXIF orientation applied). */
@@ -62,10 +84,18 @@ export function describeImage(metadata: sharp.Metadata): ImageMetadata {
   return { width, height, format, hasAlpha: metadata.hasAlpha, contentType: imageContentType(format) }
 }
 
+/** The fields an image column stores, from the metadata: what StoredImage adds to StoredFile. */
+export function imageFields(
+  image: ImageMetadata,
+): Pick<ImageMetadata, 'width' | 'height' | 'format' | 'hasAlpha'> {
+  return { width: image.width, height: image.height, format: image.format, hasAlpha: image.hasAlpha }
+}
+
 /**
  * A sink for the bytes of a file as they pass (while they are hashed or written): `write()` each
  * chunk, then `end()` to get the metadata. sharp keeps the bytes it is given until `end()`, as it
- * does for any stream input, and reads only the header: no pixel is decoded.
+ * does for any stream input, and reads only the header: no pixel is decoded. Past `limitBytes` the
+ * probe passes sharp no more bytes, so it never holds more than that, and `end()` rejects.
  *
  * @example
  * const probe = new ImageProbe()
@@ -75,8 +105,11 @@ export function describeImage(metadata: sharp.Metadata): ImageMetadata {
 export class ImageProbe {
   private readonly sink = sharp({ limitInputPixels: LIMIT_INPUT_PIXELS })
   private readonly result: Promise<sharp.Metadata>
+  private bytes = 0
+  /** Why the probe stopped listening (too many bytes, or abort()); end() rejects with it. */
+  private failure: Error | undefined
 
-  constructor() {
+  constructor(private readonly limitBytes = LIMIT_INPUT_BYTES) {
     this.result = this.sink.metadata()
     // Settled only after end(); a probe abandoned halfway must not report an unhandled rejection.
     this.result.catch(() => undefined)
@@ -84,17 +117,27 @@ export class ImageProbe {
 
   /** Passes one chunk to sharp, waiting when sharp asks the writer to slow down. */
   async write(chunk: Buffer): Promise<void> {
+    if (this.failure) return
+    this.bytes += chunk.length
+    if (this.bytes > this.limitBytes) return this.stop(inputTooLargeError(this.limitBytes))
     if (!this.sink.write(chunk)) await once(this.sink, 'drain')
   }
 
   /** Ends the input; resolves with the metadata, or rejects with sharp's error for bytes it cannot read. */
   async end(): Promise<ImageMetadata> {
+    if (this.failure) throw this.failure
     this.sink.end()
     return describeImage(await this.result)
   }
 
   /** Drops what was written, when the bytes will not be kept (the write failed). */
   abort(): void {
+    this.stop(new Error('The image probe was aborted'))
+  }
+
+  private stop(failure: Error): void {
+    this.failure ??= failure
+    // sharp would never settle the metadata of a destroyed input: end() answers with the failure.
     this.sink.destroy()
   }
 }
@@ -118,8 +161,10 @@ export async function readImageMetadata(input: Buffer | Readable): Promise<Image
  */
 export function notAnImageError(where: string, name: string, cause: unknown): FileColumnError {
   const reason =
-    cause instanceof Error && /pixel limit/i.test(cause.message)
-      ? `is larger than the ${LIMIT_INPUT_PIXELS} pixels sharp is allowed to read`
-      : 'is not an image sharp can read'
+    cause instanceof InputTooLargeError
+      ? `is larger than the ${cause.limit} bytes sharp is allowed to read`
+      : cause instanceof Error && /pixel limit/i.test(cause.message)
+        ? `is larger than the ${LIMIT_INPUT_PIXELS} pixels sharp is allowed to read`
+        : 'is not an image sharp can read'
   return new FileColumnError(`Cannot save ${where}: "${name}" ${reason}`, { cause })
 }

@@ -2,12 +2,12 @@
  * @module Image variants: resized, re-encoded copies of an image, generated once with sharp from the
  * source in its storage, kept in the same storage, and found there afterwards.
  */
-import { pipeline } from 'node:stream'
+import { pipeline, Transform } from 'node:stream'
 import sharp from 'sharp'
 import { DownloadError, FileNotFoundError } from '../errors'
 import type { Logger } from '../responder/send'
 import type { Storage, StorageStat } from '../storage/storage'
-import { LIMIT_INPUT_PIXELS } from './metadata'
+import { inputTooLargeError, LIMIT_INPUT_BYTES, LIMIT_INPUT_PIXELS } from './metadata'
 
 /** The formats a variant can be encoded in. */
 export const VARIANT_FORMATS = ['webp', 'avif', 'jpeg', 'png'] as const
@@ -130,26 +130,40 @@ async function findOrGenerate(
 
 /**
  * Generates one variant: storage.open → sharp → storage.save, streamed. sharp holds the encoded
- * source while it decodes (as it does for any stream input), never the output. The storage's save
- * is atomic, so a failed generation leaves nothing at `key`.
+ * source while it decodes (as it does for any stream input), never the output; a source longer than
+ * `limitBytes` fails the generation as soon as it passes the bound. The storage's save is atomic, so
+ * a failed generation leaves nothing at `key`.
  */
 export async function generateVariant(
   storage: Storage,
   sourceKey: string,
   key: string,
   spec: VariantSpec,
+  limitBytes: number = LIMIT_INPUT_BYTES,
 ): Promise<StorageStat> {
   const source = await storage.open(sourceKey)
-  const transform = variantPipeline(spec)
-  // pipeline() destroys both streams when either fails, and hands the error to the save.
-  const output = pipeline(source, transform, () => undefined)
+  // pipeline() destroys every stream when one fails, and hands the error to the save.
+  const output = pipeline(source, byteLimit(limitBytes), variantPipeline(spec), () => undefined)
   try {
     return await storage.save(key, output)
   } catch (error) {
+    // A save that gave up without reading to the end would leave the source open and sharp working.
+    output.destroy()
     if (error instanceof DownloadError) throw error
     throw new VariantGenerationError(
       `Cannot generate the ${spec.width}px ${spec.format} variant of "${sourceKey}" in ${storage.name}: ${error instanceof Error ? error.message : String(error)}`,
       { cause: error },
     )
   }
+}
+
+/** Passes bytes through until more than `limit` have passed, then fails with inputTooLargeError(). */
+function byteLimit(limit: number): Transform {
+  let passed = 0
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      passed += chunk.length
+      callback(passed > limit ? inputTooLargeError(limit) : null, chunk)
+    },
+  })
 }

@@ -3,9 +3,9 @@ import { Readable } from 'node:stream'
 import { ConfigurationError } from '../errors'
 import type { DownloadFile } from '../files/download-file'
 import { type VirtualContent, VirtualFile } from '../files/virtual-file'
-import { rejectUnknownOptions } from '../responder/options'
 import { isMediaType } from '../responder/content-type'
 import { isEntityTag } from '../responder/etag'
+import { rejectUnknownOptions } from '../responder/options'
 import { type DownloadRequest, DownloadView, type DownloadViewOptions, VIEW_OPTIONS } from './download-view'
 
 /** Options of {@link VirtualDownloadView}. */

@@ -7,14 +7,27 @@ import { createHash } from 'node:crypto'
 import { mkdir, mkdtemp, readdir, rm, unlink, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { type DataSource, In, type Repository } from 'typeorm'
+import { DataSource, DeleteDateColumn, Entity, In, PrimaryGeneratedColumn, type Repository } from 'typeorm'
 import { Document } from '../../entities/Document'
-import { StoredFile, storages } from '../../src'
+import { FileColumn, StoredFile, storages } from '../../src'
 import { main } from '../../src/cli/main'
 import { KeyFilter, References, isReferencedNow } from '../../src/cli/orphans'
 import { findFileEntities, resolveStorages } from '../../src/cli/scan'
 import { LocalStorage } from '../../src/storage/local-storage'
 import { createTestDataSource, resetDatabase } from '../helpers/database'
+
+/** A row with a file in the "attachments" storage that can be soft-deleted (and restored). */
+@Entity({ name: 'cli_note' })
+class Note {
+  @PrimaryGeneratedColumn({ type: 'integer' })
+  id!: number
+
+  @FileColumn({ storage: 'attachments' })
+  file!: StoredFile | null
+
+  @DeleteDateColumn({ type: 'timestamptz', name: 'deleted_at' })
+  deletedAt!: Date | null
+}
 
 const REPOSITORY = path.resolve(__dirname, '..', '..')
 const BIN = path.join(REPOSITORY, 'bin', 'typeorm-downloadview.js')
@@ -463,5 +476,177 @@ describe('backfill interrupted (Ctrl-C) before its first page', () => {
 
   it('gives the storage that --storage replaced back to the registry', () => {
     expect(storages.get()).toBe(testStorage)
+  })
+})
+
+describe('cleanup --orphans with rows of Note (storage "attachments", soft-deletable)', () => {
+  const globals = globalThis as typeof globalThis & { __cliNotesDataSource?: DataSource }
+  let runs = 0
+
+  /** A DataSource for Document and Note on the test database, as a user's DataSource file would give. */
+  const notesDataSource = () =>
+    new DataSource({
+      type: 'postgres',
+      url: (dataSource.options as { url?: string }).url,
+      entities: [Document, Note],
+    })
+
+  /** `cleanup --orphans --delete --min-age 0 --json` in-process, with these `--storage` options. */
+  async function cleanup(...storageOptions: string[]): Promise<Record<string, unknown>> {
+    // A new file each run: the module registry would hand back the first run's (destroyed) DataSource.
+    const file = path.join(scratch, `notes-${++runs}.js`)
+    await writeFile(file, 'module.exports = globalThis.__cliNotesDataSource\n')
+    globals.__cliNotesDataSource = notesDataSource()
+    let stdout = ''
+    const status = await main(
+      [
+        'cleanup',
+        '--orphans',
+        '--delete',
+        '--min-age',
+        '0',
+        '--json',
+        '--quiet',
+        '-d',
+        file,
+        ...storageOptions,
+      ],
+      {
+        stdout: { write: (text: string) => (stdout += text) },
+        stderr: { write: () => true },
+        cwd: REPOSITORY,
+      },
+    )
+    expect(status).toBe(0)
+    return JSON.parse(stdout) as Record<string, unknown>
+  }
+
+  const addNote = async (filePath: string, deleted = false) =>
+    dataSource.query(
+      `INSERT INTO cli_note (file_path, deleted_at) VALUES ($1, ${deleted ? 'now()' : 'NULL'})`,
+      [filePath],
+    )
+
+  const put = async (file: string, text: string) => {
+    await mkdir(path.dirname(file), { recursive: true })
+    await writeFile(file, text)
+  }
+
+  beforeAll(async () => {
+    await dataSource.query(`
+      CREATE TABLE cli_note (
+        "id" SERIAL PRIMARY KEY,
+        "file_path" text, "file_name" text, "file_size" bigint, "file_content_type" text,
+        "file_modified_at" TIMESTAMP WITH TIME ZONE, "file_sha256" character(64),
+        "deleted_at" TIMESTAMP WITH TIME ZONE
+      )`)
+  })
+
+  beforeEach(async () => {
+    await resetDatabase(dataSource)
+    await dataSource.query('TRUNCATE cli_note RESTART IDENTITY')
+    await rm(root, { recursive: true, force: true })
+    await rm(path.join(scratch, 'attachments'), { recursive: true, force: true })
+    await put(path.join(root, 'docs', 'ok.txt'), 'all good\n')
+    await documents.save(
+      documents.create({ slug: 'ok', file: Object.assign(new StoredFile(), { path: 'docs/ok.txt' }) }),
+    )
+  })
+
+  afterAll(() => {
+    delete globals.__cliNotesDataSource
+  })
+
+  describe('when a soft-deleted row references a file', () => {
+    it('keeps the file, which a restore would need', async () => {
+      const attachments = path.join(scratch, 'attachments')
+      await put(path.join(attachments, 'kept.txt'), 'in the bin, not gone')
+      await put(path.join(attachments, 'stray.txt'), 'nobody wants')
+      await addNote('kept.txt', true)
+      const report = await cleanup('--storage', `default=${root}`, '--storage', `attachments=${attachments}`)
+      expect(report.orphans).toEqual([expect.objectContaining({ storage: 'attachments', path: 'stray.txt' })])
+      expect(await readdir(attachments)).toEqual(['kept.txt'])
+    })
+  })
+
+  describe('when two storages share one root', () => {
+    it("deletes neither storage's referenced files, and lists the root once", async () => {
+      await put(path.join(root, 'notes', 'n.txt'), 'a note')
+      await put(path.join(root, 'stray.txt'), 'nobody wants')
+      await addNote('notes/n.txt')
+      const report = await cleanup('--storage', `default=${root}`, '--storage', `attachments=${root}`)
+      expect(report.orphans).toEqual([
+        expect.objectContaining({ storage: 'default,attachments', path: 'stray.txt' }),
+      ])
+      expect(await files()).toEqual([
+        'docs',
+        path.join('docs', 'ok.txt'),
+        'notes',
+        path.join('notes', 'n.txt'),
+      ])
+    })
+  })
+
+  describe("when one storage's root lies inside another's", () => {
+    it("deletes none of the inner storage's referenced files through the outer one", async () => {
+      await put(path.join(root, 'attachments', 'n.txt'), 'a note')
+      await put(path.join(root, 'attachments', 'stray.txt'), 'nobody wants')
+      await addNote('n.txt')
+      await cleanup(
+        '--storage',
+        `default=${root}`,
+        '--storage',
+        `attachments=${path.join(root, 'attachments')}`,
+      )
+      expect(await files()).toEqual([
+        'attachments',
+        path.join('attachments', 'n.txt'),
+        'docs',
+        path.join('docs', 'ok.txt'),
+      ])
+    })
+
+    it("deletes none of the outer storage's referenced files through the inner one", async () => {
+      await put(path.join(root, 'attachments', 'by-document.txt'), 'a document file')
+      await documents.save(
+        documents.create({
+          slug: 'inside',
+          file: Object.assign(new StoredFile(), { path: 'attachments/by-document.txt' }),
+        }),
+      )
+      await cleanup(
+        '--storage',
+        `default=${root}`,
+        '--storage',
+        `attachments=${path.join(root, 'attachments')}`,
+      )
+      expect(await files()).toContain(path.join('attachments', 'by-document.txt'))
+    })
+
+    it('finds, right before a delete, a row that references the file through the other storage', async () => {
+      await addNote('n.txt')
+      const notes = notesDataSource()
+      await notes.initialize()
+      try {
+        const entities = findFileEntities(notes)
+        const storageOf = new Map(
+          entities.flatMap((entity) =>
+            entity.columns.map((column) => [
+              column,
+              new LocalStorage({
+                root: column.storage === 'default' ? root : path.join(root, 'attachments'),
+              }),
+            ]),
+          ),
+        )
+        const references = new References(new KeyFilter({ prefix: '', exclude: [] }), storageOf, entities)
+        const outer = references.storages.find((scan) => scan.names.includes('default'))
+        if (!outer) throw new Error('no scan of the default storage')
+        expect(await isReferencedNow(notes, outer, 'attachments/n.txt')).toBe(true)
+        expect(await isReferencedNow(notes, outer, 'attachments/other.txt')).toBe(false)
+      } finally {
+        await notes.destroy()
+      }
+    })
   })
 })

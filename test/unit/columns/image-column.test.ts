@@ -1,5 +1,9 @@
 /** @module @ImageColumn: recorded columns, and image metadata filled by the save hook and attachFile(). */
 import { createHash } from 'node:crypto'
+import { readdirSync } from 'node:fs'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
 import { Readable } from 'node:stream'
 import {
   type ColumnOptions,
@@ -422,6 +426,39 @@ describe('attachFile() on an image column', () => {
         new Error('upload cut'),
       )
       expect(storage.deleted).toEqual([])
+    })
+  })
+
+  describe('with a local file, when the storage refuses the write before reading it', () => {
+    let directory: string
+
+    beforeEach(async () => {
+      directory = await mkdtemp(path.join(os.tmpdir(), 'downloadview-attach-'))
+      await writeFile(path.join(directory, 'photo.jpg'), await images.jpeg())
+    })
+
+    afterEach(async () => {
+      await rm(directory, { recursive: true, force: true })
+    })
+
+    it('leaves no file descriptor open', async () => {
+      const refusing = Object.assign(new MemoryStorage({ name: 'Refusing' }), {
+        save: async () => {
+          throw new Error('cannot create the directory')
+        },
+      })
+      storages.register('default', refusing)
+      const descriptors = () => readdirSync('/proc/self/fd').length
+      const before = descriptors()
+      for (let i = 0; i < 20; i++) {
+        const error = await rejectionOf(
+          attachFile(photoWith(null), 'image', { path: path.join(directory, 'photo.jpg') }),
+        )
+        expect((error as Error).message).toBe('cannot create the directory')
+      }
+      // Files are opened on the thread pool: give any that were to open the time to do so.
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      expect(descriptors()).toBeLessThan(before + 20)
     })
   })
 

@@ -7,6 +7,7 @@ import {
   ImageProbe,
   imageContentType,
   imageFormat,
+  LIMIT_INPUT_BYTES,
   LIMIT_INPUT_PIXELS,
   notAnImageError,
   readImageMetadata,
@@ -128,11 +129,34 @@ describe('ImageProbe', () => {
     expect(await probe.end()).toMatchObject({ format: 'png', hasAlpha: true })
   })
 
-  it('can be abandoned without an unhandled rejection', async () => {
-    const probe = new ImageProbe()
-    await probe.write(NOT_AN_IMAGE)
-    probe.abort()
-    await new Promise((resolve) => setImmediate(resolve))
+  describe('when abandoned with abort()', () => {
+    it('rejects a later end() instead of waiting forever', async () => {
+      const probe = new ImageProbe()
+      await probe.write(await images.alphaPng())
+      probe.abort()
+      expect(await rejectionOf(probe.end())).toEqual(new Error('The image probe was aborted'))
+    })
+  })
+
+  describe('with more bytes than its limit', () => {
+    it('rejects end(), although the bytes are an image', async () => {
+      const bytes = await images.alphaPng()
+      const probe = new ImageProbe(bytes.length - 1)
+      await probe.write(bytes.subarray(0, 10))
+      await probe.write(bytes.subarray(10))
+      const error = await rejectionOf(probe.end())
+      expect((error as Error).message).toBe(`Input image exceeds the limit of ${bytes.length - 1} bytes`)
+      expect(notAnImageError('Photo.image', 'big.png', error).message).toBe(
+        `Cannot save Photo.image: "big.png" is larger than the ${bytes.length - 1} bytes sharp is allowed to read`,
+      )
+    })
+
+    it('accepts exactly the limit', async () => {
+      const bytes = await images.alphaPng()
+      const probe = new ImageProbe(bytes.length)
+      await probe.write(bytes)
+      expect(await probe.end()).toMatchObject({ format: 'png' })
+    })
   })
 })
 
@@ -207,6 +231,12 @@ describe('notAnImageError()', () => {
     expect(error.message).toBe(
       `Cannot save Photo.image: "huge.png" is larger than the ${LIMIT_INPUT_PIXELS} pixels sharp is allowed to read`,
     )
+  })
+})
+
+describe('LIMIT_INPUT_BYTES', () => {
+  it('is 256 MiB, the default limit of ImageProbe', () => {
+    expect(LIMIT_INPUT_BYTES).toBe(256 * 1024 * 1024)
   })
 })
 

@@ -1,5 +1,6 @@
 /** @module Image variants: keys, sharp pipelines, and find-or-generate with one generation per variant. */
 import { createHash } from 'node:crypto'
+import { Readable } from 'node:stream'
 import sharp from 'sharp'
 import { FileNotFoundError } from '../../../src/errors'
 import {
@@ -156,6 +157,44 @@ describe('generateVariant()', () => {
         /Cannot generate the 100px webp variant of "photos\/notes.txt" in Counting\(Media\)/,
       )
       expect(await storage.exists('v/a.webp')).toBe(false)
+    })
+  })
+
+  describe('when the source is longer than the byte limit', () => {
+    it('fails as the bound is passed, and leaves nothing at the key', async () => {
+      const size = (await storage.stat('photos/rotated.jpg')).size
+      const error = await rejectionOf(
+        generateVariant(storage, 'photos/rotated.jpg', 'v/a.webp', { width: 100, format: 'webp' }, size - 1),
+      )
+      expect(error).toBeInstanceOf(VariantGenerationError)
+      expect((error as Error).message).toMatch(/exceeds the limit of \d+ bytes/)
+      expect(await storage.exists('v/a.webp')).toBe(false)
+    })
+
+    it('accepts a source of exactly the limit', async () => {
+      const size = (await storage.stat('photos/rotated.jpg')).size
+      await generateVariant(storage, 'photos/rotated.jpg', 'v/a.webp', { width: 100, format: 'webp' }, size)
+      expect(await storage.exists('v/a.webp')).toBe(true)
+    })
+  })
+
+  describe('when the save fails before it reads the source', () => {
+    it('destroys the source and the sharp pipeline', async () => {
+      // A source that never ends, as a network stream that stalls: only a destroy() closes it.
+      const source = new Readable({ read() {} })
+      source.push(await images.jpeg())
+      const refusing = Object.assign(new MemoryStorage({ name: 'Refusing' }), {
+        open: async () => source,
+        save: async () => {
+          throw new Error('disk full')
+        },
+      })
+      const error = await rejectionOf(
+        generateVariant(refusing, 'photos/a.jpg', 'v/a.webp', { width: 100, format: 'webp' }),
+      )
+      expect((error as Error).message).toMatch(/disk full/)
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(source.destroyed).toBe(true)
     })
   })
 
