@@ -50,7 +50,12 @@ export {
   type SendfileRule,
   xSendfile,
 } from './offload/x-sendfile'
-export { type ImageMetadata, imageContentType, readImageMetadata } from './images/metadata'
+export {
+  type ImageMetadata,
+  imageContentType,
+  LIMIT_INPUT_BYTES,
+  readImageMetadata,
+} from './images/metadata'
 export { VARIANT_FORMATS, type VariantFormat, variantKey } from './images/variants'
 export {
   KEY_ID,
