@@ -5,7 +5,8 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { findExecutable, type RunningServer, SERVER_USER, startForeground } from './apache'
+import { SERVER_USER } from './apache'
+import { findExecutable, type RunningServer, startForeground } from './foreground-server'
 
 /** What the proxy block needs. */
 export interface LighttpdProxyOptions {

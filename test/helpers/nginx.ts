@@ -2,12 +2,9 @@
  * A real nginx for integration tests: the configuration that docs/nginx.md documents, generated
  * for loopback ports and a temporary folder, and a child process started and stopped by the test.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
-import { accessSync, constants } from 'node:fs'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import net from 'node:net'
-import os from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import { findExecutable, type RunningServer, startForeground } from './foreground-server'
 
 /** One `internal` location that serves a directory for X-Accel-Redirect. */
 export interface InternalLocation {
@@ -101,35 +98,20 @@ ${options.internal.map((entry) => internalLocationBlock(entry, options.extraHead
 }
 
 /** A running nginx. */
-export interface RunningNginx {
-  /** `http://127.0.0.1:<port>` */
-  url: string
-  port: number
-  dir: string
+export interface RunningNginx extends RunningServer {
   /** The access log so far (format `offload`: request URI, status, body bytes, X-Accel-Redirect, URI). */
   accessLog(): Promise<string>
-  errorLog(): Promise<string>
-  /** Stops nginx (and waits for it) and removes its folder. */
-  stop(): Promise<void>
 }
 
 /** The nginx binary: `NGINX` when set, else the first nginx on PATH or in the sbin folders. */
 export function findNginx(): string | undefined {
-  const candidates = [
+  return findExecutable([
     process.env.NGINX,
     ...(process.env.PATH ?? '').split(path.delimiter).map((dir) => path.join(dir, 'nginx')),
     '/usr/sbin/nginx',
     '/usr/local/sbin/nginx',
     '/usr/local/nginx/sbin/nginx',
-  ]
-  for (const candidate of candidates) {
-    if (!candidate) continue
-    try {
-      accessSync(candidate, constants.X_OK)
-      return candidate
-    } catch {}
-  }
-  return undefined
+  ])
 }
 
 /**
@@ -144,99 +126,24 @@ export async function startNginx(options: Omit<NginxConfigOptions, 'dir' | 'port
         'install it (Debian/Ubuntu: apt-get install -y nginx-light, or nginx) or set NGINX=/path/to/nginx',
     )
   }
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'downloadview-nginx-'))
-  let lastError: unknown
-  // A free port can be taken between the probe and nginx's bind: try a few.
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort()
-    const config = path.join(dir, 'nginx.conf')
-    await writeFile(config, nginxConfig({ ...options, dir, port }))
-    try {
-      const child = await launch(binary, dir, config, port)
-      return running(child, dir, port)
-    } catch (error) {
-      lastError = error
-    }
-  }
-  await rm(dir, { recursive: true, force: true })
-  throw lastError
-}
-
-async function launch(binary: string, dir: string, config: string, port: number): Promise<ChildProcess> {
-  // -e: the error log from the very start, before the configuration is read (nginx >= 1.19.5).
-  const child = spawn(binary, ['-p', `${dir}/`, '-c', config, '-e', path.join(dir, 'error.log')], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  })
-  let stderr = ''
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString()
-  })
-  const exited = new Promise<never>((_resolve, reject) => {
-    child.once('error', reject)
-    child.once('exit', async (code, signal) => {
-      const log = await readFile(path.join(dir, 'error.log'), 'utf8').catch(() => '')
-      reject(new Error(`nginx exited (${code ?? signal}) while starting:\n${stderr}${log}`))
-    })
-  })
-  exited.catch(() => undefined)
-  // Ready: nginx wrote its pid (so it bound the port: another process on it would have stopped
-  // nginx first) and the port answers.
-  const isReady = async () =>
-    (await readFile(path.join(dir, 'nginx.pid'), 'utf8').catch(() => '')).trim() === String(child.pid) &&
-    (await canConnect(port))
-  const deadline = Date.now() + 10_000
-  while (Date.now() < deadline) {
-    const ready = await Promise.race([isReady(), exited])
-    if (ready) return child
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  await stopChild(child)
-  throw new Error(`nginx did not listen on 127.0.0.1:${port} within 10 s:\n${stderr}`)
-}
-
-function running(child: ChildProcess, dir: string, port: number): RunningNginx {
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    dir,
-    accessLog: () => readFile(path.join(dir, 'access.log'), 'utf8').catch(() => ''),
-    errorLog: () => readFile(path.join(dir, 'error.log'), 'utf8').catch(() => ''),
-    async stop() {
-      await stopChild(child)
-      await rm(dir, { recursive: true, force: true })
+  const server = await startForeground({
+    name: 'nginx',
+    prefix: 'downloadview-nginx-',
+    // Ready once nginx wrote its pid: it bound the port (another process on it would have stopped
+    // nginx first) and the port answers.
+    pidFile: 'nginx.pid',
+    errorLog: 'error.log',
+    write: async (dir, port) => {
+      const config = path.join(dir, 'nginx.conf')
+      await writeFile(config, nginxConfig({ ...options, dir, port }))
+      return config
     },
-  }
-}
-
-/** SIGTERM (nginx's fast shutdown, which stops the workers too), then SIGKILL after 5 s. */
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  child.kill('SIGTERM')
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-  await exited
-  clearTimeout(timer)
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => resolve(port))
-    })
+    // -e: the error log from the very start, before the configuration is read (nginx >= 1.19.5).
+    args: (config) => {
+      const dir = path.dirname(config)
+      return ['-p', `${dir}/`, '-c', config, '-e', path.join(dir, 'error.log')]
+    },
+    binary,
   })
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1')
-    socket.once('connect', () => {
-      socket.destroy()
-      resolve(true)
-    })
-    socket.once('error', () => resolve(false))
-  })
+  return { ...server, accessLog: () => readFile(path.join(server.dir, 'access.log'), 'utf8').catch(() => '') }
 }
