@@ -2,9 +2,7 @@
  * Test-only image entities and their own table (created by the migration below, never by the demo's
  * migrations), a DataSource on a fresh database for them, and test images drawn with sharp.
  */
-import { randomBytes } from 'node:crypto'
 import { deflateSync } from 'node:zlib'
-import { Client } from 'pg'
 import sharp from 'sharp'
 import {
   Column,
@@ -19,6 +17,7 @@ import { FileColumnSubscriber } from '../../src/columns/file-column-subscriber'
 import { ImageColumn } from '../../src/columns/image-column'
 import type { StoredFile } from '../../src/columns/stored-file'
 import type { StoredImage } from '../../src/columns/stored-image'
+import { freshDataSource } from './fresh-database'
 
 /** A row with an image column in the default storage and a plain file column beside it. */
 @Entity({ name: 'test_image_photo' })
@@ -75,40 +74,19 @@ export class CreateTestPhoto1700000000000 implements MigrationInterface {
  * A migrated DataSource for TestPhoto on a fresh database of the server at DATABASE_URL, with the
  * file column hook; `destroy()` drops the database.
  */
-export async function createImageDataSource(): Promise<DataSource> {
-  const serverUrl = process.env.DATABASE_URL
-  if (!serverUrl) throw new Error('DATABASE_URL is not set: the jest global setup did not run')
-  const name = `downloadview_img_${randomBytes(5).toString('hex')}`
-  await admin(serverUrl, `CREATE DATABASE "${name}"`)
-  const url = new URL(serverUrl)
-  url.pathname = `/${name}`
-  const dataSource = new DataSource({
-    type: 'postgres',
-    url: url.toString(),
-    entities: [TestPhoto],
-    migrations: [CreateTestPhoto1700000000000],
-    subscribers: [FileColumnSubscriber],
-    synchronize: false,
-    migrationsRun: false,
-  })
-  await dataSource.initialize()
-  await dataSource.runMigrations()
-  const destroy = dataSource.destroy.bind(dataSource)
-  dataSource.destroy = async () => {
-    await destroy()
-    await admin(serverUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
-  }
-  return dataSource
-}
-
-async function admin(serverUrl: string, sql: string): Promise<void> {
-  const client = new Client({ connectionString: serverUrl })
-  await client.connect()
-  try {
-    await client.query(sql)
-  } finally {
-    await client.end()
-  }
+export function createImageDataSource(): Promise<DataSource> {
+  return freshDataSource(
+    (url) =>
+      new DataSource({
+        type: 'postgres',
+        url,
+        entities: [TestPhoto],
+        migrations: [CreateTestPhoto1700000000000],
+        subscribers: [FileColumnSubscriber],
+        synchronize: false,
+        migrationsRun: false,
+      }),
+  )
 }
 
 /** An opaque image of `width` × `height` in one colour. */
