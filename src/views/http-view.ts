@@ -120,6 +120,9 @@ const MANAGED = new Set([
 // One `first-last` or `-suffix` byte range: the only Range sent upstream; several are sliced here.
 const SINGLE_RANGE = /^\s*bytes\s*=\s*(?:(\d+)-(\d*)|-(\d+))\s*$/i
 const MAX_TIMER = 2 ** 31 - 1
+// As Node's global agent: connections kept for reuse, and closed after 5 s unused in the pool
+// (only pooled sockets: the agent destroys a socket on timeout when no request holds it).
+const OWN_AGENT = { keepAlive: true, timeout: 5000, scheduling: 'lifo' } as const
 
 /**
  * Serves a remote file: the upstream's body is streamed (never buffered), Range and the conditional
@@ -224,8 +227,8 @@ export class HTTPDownloadView extends DownloadView {
     this.client = new UpstreamClient({
       guard: this.guard,
       agents: {
-        http: agent.http ?? own(new http.Agent({ keepAlive: true })),
-        https: agent.https ?? own(new https.Agent({ keepAlive: true })),
+        http: agent.http ?? own(new http.Agent(OWN_AGENT)),
+        https: agent.https ?? own(new https.Agent(OWN_AGENT)),
       },
       connectTimeout,
       timeout,

@@ -65,6 +65,12 @@ describe('HTTPDownloadView options', () => {
       expect((agents.https as unknown as { keepAlive: boolean }).keepAlive).toBe(true)
       expect((agents.http as unknown as { keepAlive: boolean }).keepAlive).toBe(true)
     })
+
+    it('closes pooled connections after 5 s unused, as Node’s global agent does', () => {
+      const { agents } = build().settings
+      expect((agents.http as unknown as { options: { timeout: number } }).options.timeout).toBe(5000)
+      expect((agents.https as unknown as { options: { timeout: number } }).options.timeout).toBe(5000)
+    })
   })
 
   describe('option url', () => {
