@@ -2,6 +2,7 @@
  * @module Image variants: resized, re-encoded copies of an image, generated once with sharp from the
  * source in its storage, kept in the same storage, and found there afterwards.
  */
+import os from 'node:os'
 import { pipeline, Transform } from 'node:stream'
 import sharp from 'sharp'
 import { DownloadError, FileNotFoundError } from '../errors'
@@ -125,8 +126,33 @@ async function findOrGenerate(
   } catch (error) {
     if (!(error instanceof FileNotFoundError)) throw error
   }
-  return generateVariant(storage, sourceKey, key, spec)
+  return generating.run(() => generateVariant(storage, sourceKey, key, spec))
 }
+
+/**
+ * At most `limit` tasks at a time, the others waiting their turn in order: a client that asks for
+ * every width and format of a large image at once makes sharp work on a few, not on all of them.
+ */
+export function concurrencyLimit(limit: number): { run<T>(task: () => Promise<T>): Promise<T> } {
+  let active = 0
+  const waiting: (() => void)[] = []
+  return {
+    async run(task) {
+      if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve))
+      else active++
+      try {
+        return await task()
+      } finally {
+        const next = waiting.shift()
+        if (next) next()
+        else active--
+      }
+    },
+  }
+}
+
+// sharp already spreads one image over the cores (libvips threads): one generation per core.
+const generating = concurrencyLimit(Math.max(1, os.availableParallelism()))
 
 /**
  * Generates one variant: storage.open → sharp → storage.save, streamed. sharp holds the encoded

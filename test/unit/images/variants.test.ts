@@ -4,6 +4,7 @@ import { Readable } from 'node:stream'
 import sharp from 'sharp'
 import { FileNotFoundError } from '../../../src/errors'
 import {
+  concurrencyLimit,
   ensureVariant,
   generateVariant,
   VARIANT_FORMATS,
@@ -298,3 +299,49 @@ function noise(length: number): Uint8Array {
   }
   return bytes
 }
+
+describe('concurrencyLimit()', () => {
+  /** A task that resolves (or rejects) when the test says so. */
+  function gate() {
+    let open!: () => void
+    let fail!: (error: Error) => void
+    const promise = new Promise<string>((resolve, reject) => {
+      open = () => resolve('done')
+      fail = reject
+    })
+    return { promise, open, fail }
+  }
+  const tick = () => new Promise((resolve) => setImmediate(resolve))
+
+  it('runs at most `limit` tasks at a time, the others in order', async () => {
+    const limit = concurrencyLimit(2)
+    const gates = [gate(), gate(), gate(), gate()]
+    const started: number[] = []
+    const results = gates.map((g, index) =>
+      limit.run(() => {
+        started.push(index)
+        return g.promise
+      }),
+    )
+    await tick()
+    expect(started).toEqual([0, 1])
+    gates[1]?.open()
+    await tick()
+    expect(started).toEqual([0, 1, 2])
+    gates[0]?.open()
+    await tick()
+    expect(started).toEqual([0, 1, 2, 3])
+    for (const g of gates) g.open()
+    expect(await Promise.all(results)).toEqual(['done', 'done', 'done', 'done'])
+  })
+
+  it('frees the slot of a task that fails', async () => {
+    const limit = concurrencyLimit(1)
+    const first = gate()
+    const failed = limit.run(() => first.promise)
+    const second = limit.run(async () => 'second')
+    first.fail(new Error('sharp failed'))
+    await expect(failed).rejects.toThrow('sharp failed')
+    expect(await second).toBe('second')
+  })
+})
