@@ -175,7 +175,9 @@ export async function generateVariant(
   } catch (error) {
     // A save that gave up without reading to the end would leave the source open and sharp working.
     output.destroy()
-    if (error instanceof DownloadError) throw error
+    // Whatever stopped the save (sharp, a folder in the way of our own key) is the server's fault:
+    // a 500, not the 400 or 404 the same error means for a key a client chose.
+    if (error instanceof VariantGenerationError) throw error
     throw new VariantGenerationError(
       `Cannot generate the ${spec.width}px ${spec.format} variant of "${sourceKey}" in ${storage.name}: ${error instanceof Error ? error.message : String(error)}`,
       { cause: error },

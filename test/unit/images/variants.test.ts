@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import sharp from 'sharp'
-import { FileNotFoundError } from '../../../src/errors'
+import { BadPathError, FileNotFoundError, statusForError } from '../../../src/errors'
 import {
   concurrencyLimit,
   ensureVariant,
@@ -128,6 +128,18 @@ describe('variantPipeline()', () => {
 })
 
 describe('generateVariant()', () => {
+  it('fails with a VariantGenerationError (a 500), not a 400, when a folder is in the way of the variant', async () => {
+    const inTheWay = new CountingStorage(storage)
+    inTheWay.save = async () => {
+      throw new BadPathError('Cannot save "v/a.webp" in MemoryStorage: a file or folder is in the way')
+    }
+    const error = await rejectionOf(
+      generateVariant(inTheWay, 'photos/rotated.jpg', 'v/a.webp', { width: 100, format: 'webp' }),
+    )
+    expect(error).toBeInstanceOf(VariantGenerationError)
+    expect(statusForError(error)).toBeUndefined()
+  })
+
   it('streams the source through sharp into the storage', async () => {
     const stat = await generateVariant(storage, 'photos/rotated.jpg', 'v/a.webp', {
       width: 100,
