@@ -3,7 +3,9 @@
  * registers `--storage` storages, runs one command, and turns the outcome into an exit status
  * (0 clean, 1 problems found, 2 usage or configuration error).
  */
+
 import path from 'node:path'
+import { format } from 'node:util'
 import { ConfigurationError, DownloadError } from '../errors'
 import { LocalStorage } from '../storage/local-storage'
 import { storages } from '../storage/registry'
@@ -158,6 +160,12 @@ function describeError(error: unknown): string {
  */
 export function run(): void {
   const argv = process.argv.slice(2)
+  // stdout carries the command's results alone (`--json` is piped into other programs): console
+  // output from anything else, such as a DataSource's query logging, goes to stderr.
+  const toStderr = (...args: unknown[]) => {
+    process.stderr.write(`${format(...args)}\n`)
+  }
+  console.log = console.info = console.debug = toStderr
   const controller = new AbortController()
   if (argv[0] === 'backfill') {
     process.once('SIGINT', () => {

@@ -281,6 +281,25 @@ describe('typeorm-downloadview check', () => {
   })
 })
 
+describe('typeorm-downloadview check --json with a DataSource that logs its queries', () => {
+  it('keeps stdout to the one JSON document: the query log goes to stderr', async () => {
+    const logging = path.join(scratch, 'logging-data-source.ts')
+    const { url } = dataSource.options as { url?: string }
+    await writeFile(
+      logging,
+      [
+        `import { DataSource } from ${JSON.stringify(require.resolve('typeorm'))}`,
+        `import { Document } from ${JSON.stringify(path.join(REPOSITORY, 'entities', 'Document'))}`,
+        `export default new DataSource({ type: 'postgres', url: ${JSON.stringify(url)}, entities: [Document], logging: true })`,
+        '',
+      ].join('\n'),
+    )
+    const run = await runBin('check', '-d', logging, '--storage', `default=${root}`, '--json', '--quiet')
+    expect(JSON.parse(run.stdout)).toMatchObject({ command: 'check' })
+    expect(run.stderr).toMatch(/SELECT/)
+  })
+})
+
 describe('typeorm-downloadview with a bad configuration', () => {
   it('exits 2 and names a storage that is not registered', async () => {
     const run = await runBin('check', '-d', dataSourceFile)
