@@ -436,6 +436,10 @@ export class HTTPFile implements DownloadFile {
       (status === 412 && (sent('If-Match') || sent('If-Unmodified-Since')))
     if (!expected) {
       discard(response)
+      // Some origins answer only the method a URL was made for (a presigned GET URL refuses HEAD
+      // with 403): ask again with GET; the body is never read, and release() closes it.
+      if (request.method === 'HEAD' && HEAD_REFUSED.has(status))
+        return HTTPFile.fetch(client, url, { ...request, method: 'GET' })
       throw statusFailure(status, upstream.url)
     }
     return new HTTPFile(client, request, url.origin, upstream)
@@ -514,6 +518,9 @@ export class HTTPFile implements DownloadFile {
 }
 
 /** 404 and 410 mean the file is not there; anything else is a bad gateway. */
+// What an origin answers to a HEAD that it would answer differently as a GET.
+const HEAD_REFUSED = new Set([403, 405, 501])
+
 function statusFailure(status: number, url: URL): Error {
   if (status === 404 || status === 410) return new FileNotFoundError(`No file at ${url.host}${url.pathname}`)
   return new UpstreamError(`${url.host}${url.pathname} answered ${status}`)

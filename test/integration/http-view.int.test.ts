@@ -286,6 +286,35 @@ describe('HTTPDownloadView', () => {
       await request(appFor(viewFor(upstream.url('/nums.txt')))).head('/file')
       expect(seenAt(upstream, '/nums.txt').map((seen) => seen.method)).toEqual(['HEAD'])
     })
+
+    it.each([403, 405, 501])(
+      'asks again with GET when the upstream answers HEAD with %i (a URL made for GET only)',
+      async (refusal) => {
+        const serve = fileRoute({ body: NUMS })
+        upstream.route(`/get-only-${refusal}.txt`, (req, res) => {
+          if (req.method === 'HEAD') res.writeHead(refusal).end()
+          else return serve(req, res)
+        })
+        const response = await request(appFor(viewFor(upstream.url(`/get-only-${refusal}.txt`)))).head(
+          '/file',
+        )
+        expect(response.status).toBe(200)
+        expect(response.headers['content-length']).toBe('9')
+        expect(seenAt(upstream, `/get-only-${refusal}.txt`).map((seen) => seen.method)).toEqual([
+          'HEAD',
+          'GET',
+        ])
+      },
+    )
+
+    it('answers 502 when the GET is refused too', async () => {
+      upstream.route('/forbidden.txt', (_req, res) => {
+        res.writeHead(403).end()
+      })
+      const response = await request(appFor(viewFor(upstream.url('/forbidden.txt')))).head('/file')
+      expect(response.status).toBe(502)
+      expect(seenAt(upstream, '/forbidden.txt').map((seen) => seen.method)).toEqual(['HEAD', 'GET'])
+    })
   })
 
   describe('when the request has one Range', () => {
