@@ -283,9 +283,9 @@ describe('Range through nginx', () => {
   it('serves several ranges as multipart/byteranges with the file’s type in each part', async () => {
     const response = await viaNginx('/object/default-file/random-1m/').set('Range', 'bytes=0-9,2000-2009')
     expect(response.status).toBe(206)
-    // nginx opens the body with CRLF, which RFC 2046 counts as part of the first delimiter.
-    const body = response.body.subarray(response.body.subarray(0, 2).toString() === '\r\n' ? 2 : 0)
-    const parts = parseMultipart(body, boundaryOf(response.headers['content-type']))
+    const parts = parseMultipart(response.body, boundaryOf(response.headers['content-type']), {
+      leadingCrlf: true,
+    })
     expect(parts.map((part) => part.headers['content-range'])).toEqual([
       'bytes 0-9/1048576',
       'bytes 2000-2009/1048576',

@@ -86,7 +86,14 @@ export interface Part {
  * Parses a multipart/byteranges body (RFC 2046 §5.1.1) strictly: the first boundary at the very
  * start, CRLF before every later delimiter, and a closing delimiter followed by CRLF at the end.
  */
-export function parseMultipart(body: Buffer, boundary: string): Part[] {
+export function parseMultipart(
+  whole: Buffer,
+  boundary: string,
+  { leadingCrlf = false }: { leadingCrlf?: boolean } = {},
+): Part[] {
+  // nginx and Apache open the body with CRLF, which RFC 2046 counts as part of the first
+  // delimiter; our own responder does not, and its tests keep the strict default.
+  const body = leadingCrlf && whole.subarray(0, 2).toString('latin1') === '\r\n' ? whole.subarray(2) : whole
   const delimiter = Buffer.from(`--${boundary}`)
   const separator = Buffer.from(`\r\n--${boundary}`)
   if (!body.subarray(0, delimiter.length).equals(delimiter)) throw new Error('no opening boundary')
