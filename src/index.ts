@@ -78,7 +78,7 @@ export {
 export { LocalStorage, type LocalStorageOptions } from './storage/local-storage'
 export { MemoryStorage } from './storage/memory-storage'
 export { DEFAULT_STORAGE, StorageRegistry, storages } from './storage/registry'
-export type { ByteRange, SaveSource, Storage, StorageStat } from './storage/storage'
+export type { ByteRange, SaveSource, SignedUrlOptions, Storage, StorageStat } from './storage/storage'
 export {
   type DownloadHandler,
   type DownloadRequest,

@@ -15,6 +15,16 @@ export interface ByteRange {
   end: number
 }
 
+/** Options of {@link Storage.signedUrl}. */
+export interface SignedUrlOptions {
+  /** Seconds until the URL stops working. */
+  expiresIn: number
+  /** The `Content-Disposition` the storage answers with (S3: `response-content-disposition`). */
+  contentDisposition?: string
+  /** The `Content-Type` the storage answers with (S3: `response-content-type`). */
+  contentType?: string
+}
+
 /** Bytes to save: a Buffer, a string (UTF-8), a Node stream or any async iterable of chunks. */
 export type SaveSource = Buffer | Uint8Array | string | Readable | AsyncIterable<Uint8Array | string>
 
@@ -46,6 +56,12 @@ export interface Storage {
    * maps it to an internal location). `undefined` for storages that keep no local files.
    */
   localPath?(key: string): string | undefined
+  /**
+   * A short-lived URL from which anyone holding it can GET the object directly (an S3 presigned
+   * GET URL), for storages that have one: the `redirect` delivery mode sends clients there, and the
+   * `x-accel` mode hands it to nginx. `undefined` (the method) for storages that have none.
+   */
+  signedUrl?(key: string, options: SignedUrlOptions): Promise<string>
   /**
    * Every key whose normalised form starts with `prefix` (a plain string prefix, as in S3:
    * `docs/re` matches `docs/report.pdf`; `docs/` matches only keys under `docs/`), or every key.
