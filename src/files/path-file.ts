@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { BadPathError, FileNotFoundError } from '../errors'
-import { openLocalFile } from '../storage/local-file'
+import { DEFAULT_READ_CHUNK, openLocalFile } from '../storage/local-file'
 import type { ByteRange } from '../storage/storage'
 import type { DownloadFile, FileLocation } from './download-file'
 
@@ -44,7 +44,11 @@ export class PathFile implements DownloadFile {
    * @example
    * const file = await PathFile.describe('/srv/exports/report.csv')
    */
-  static async describe(file: string, info: PathFileInfo = {}, chunkSize = 64 * 1024): Promise<PathFile> {
+  static async describe(
+    file: string,
+    info: PathFileInfo = {},
+    chunkSize = DEFAULT_READ_CHUNK,
+  ): Promise<PathFile> {
     if (typeof file !== 'string' || file.includes('\u0000'))
       throw new BadPathError('A file path must be a string without NUL bytes')
     if (!path.isAbsolute(file)) throw new BadPathError(`Not an absolute path: "${file}"`)

@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { bufferedBytes } from '../storage/source'
 import type { ResponsePlan } from './respond'
 
 /** Where stream failures are reported: once per failed response, never for a client that left. */
@@ -64,6 +65,14 @@ export async function sendPlan(
   }
   const declared = plan.headers['Content-Length']
   const expected = declared === undefined ? undefined : Number(declared)
+  // All the bytes are in memory already (a small file): one write with the headers, no pipe. A
+  // length that does not match goes the long way, which cuts the response as it must.
+  const bytes = bufferedBytes(body)
+  if (bytes !== undefined && (expected === undefined || bytes.length === expected)) {
+    res.end(bytes)
+    body.destroy()
+    return
+  }
   // A source that fails while the connection is still up is our failure, even when its error
   // carries a network code (an upstream ECONNRESET) or none (destroyed without an error): log it.
   // Once the client has gone, the pipeline destroys the source too, but the socket is gone first.

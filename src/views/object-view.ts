@@ -1,4 +1,5 @@
 /** @module ObjectDownloadView: serve a file column of an entity looked up by id or slug. */
+import { createHash } from 'node:crypto'
 import { type DataSource, type EntityMetadata, getMetadataArgsStorage, type ObjectLiteral } from 'typeorm'
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata'
 import { type FileColumnMetadata, getFileColumn } from '../columns/file-column'
@@ -9,6 +10,15 @@ import { StorageFile } from '../files/storage-file'
 import { rejectUnknownOptions } from '../responder/options'
 import { storages } from '../storage/registry'
 import { type DownloadRequest, DownloadView, type DownloadViewOptions, VIEW_OPTIONS } from './download-view'
+
+/** The part of a `pg` Pool the lookup uses. */
+interface PgPool {
+  query(config: {
+    name: string
+    text: string
+    values: unknown[]
+  }): Promise<{ rows: Record<string, unknown>[] }>
+}
 
 /** How the row is found: the URL parameter that carries the value, and the property it matches. */
 export interface ObjectLookup {
@@ -38,6 +48,13 @@ export interface ObjectDownloadViewOptions<E extends ObjectLiteral> extends Down
    */
   basename?: keyof E & string
   /**
+   * Run the lookup as a named prepared statement on Postgres (see `runLookup`). Turn it off behind
+   * a connection pooler that cannot keep prepared statements (PgBouncer in transaction mode before
+   * 1.21, or without `max_prepared_statements`).
+   * @default true
+   */
+  prepare?: boolean
+  /**
    * More properties to load with the row, for hooks that need them (`getBasename` reading `slug`).
    * The lookup query selects only what it needs: the primary key, the file column and `basename`.
    * @default []
@@ -45,7 +62,16 @@ export interface ObjectDownloadViewOptions<E extends ObjectLiteral> extends Down
   select?: (keyof E & string)[]
 }
 
-const OWN_OPTIONS = [...VIEW_OPTIONS, 'dataSource', 'entity', 'lookup', 'file', 'basename', 'select']
+const OWN_OPTIONS = [
+  ...VIEW_OPTIONS,
+  'dataSource',
+  'entity',
+  'lookup',
+  'file',
+  'basename',
+  'select',
+  'prepare',
+]
 const INTEGER_TYPES = new Set(['int', 'int2', 'int4', 'int8', 'integer', 'smallint', 'bigint'])
 const INT_MAX: Record<string, bigint> = {
   int2: 32767n,
@@ -56,6 +82,8 @@ const INT_MAX: Record<string, bigint> = {
 
 interface PreparedQuery {
   sql: string
+  /** The name of the server-side prepared statement (`pg`), derived from the SQL. */
+  name: string
   columns: ColumnMetadata[]
   metadata: EntityMetadata
   lookupType: 'integer' | 'uuid' | 'string'
@@ -78,6 +106,7 @@ export class ObjectDownloadView<E extends ObjectLiteral> extends DownloadView {
   readonly fileColumn: FileColumnMetadata
   readonly basenameProperty: string | undefined
   readonly selectProperties: readonly string[]
+  private readonly prepareLookup: boolean
   private prepared: PreparedQuery | undefined
 
   constructor(options: ObjectDownloadViewOptions<E>) {
@@ -125,6 +154,9 @@ export class ObjectDownloadView<E extends ObjectLiteral> extends DownloadView {
       }
     }
     this.selectProperties = select
+    if (options.prepare !== undefined && typeof options.prepare !== 'boolean')
+      throw new ConfigurationError(`${owner}: option "prepare" must be true or false`)
+    this.prepareLookup = options.prepare ?? true
   }
 
   /**
@@ -150,7 +182,7 @@ export class ObjectDownloadView<E extends ObjectLiteral> extends DownloadView {
 
     let rows: Record<string, unknown>[]
     try {
-      rows = await this.dataSource.query(query.sql, [value])
+      rows = await this.runLookup(query, value)
     } catch (error) {
       if (isConnectionError(error))
         throw new ServiceUnavailableError(`The database is unavailable: ${(error as Error).message}`, {
@@ -168,6 +200,34 @@ export class ObjectDownloadView<E extends ObjectLiteral> extends DownloadView {
       )
     }
     return entity
+  }
+
+  /**
+   * Runs the lookup. On Postgres, straight on the driver's `pg` pool as a named prepared statement:
+   * the server parses and plans it once per connection, and no QueryRunner is made per request.
+   * Measured on a 304 (bench/README.md): half the database's CPU per request and about twice the
+   * requests per second. With `prepare: false`, with query logging on, or on other drivers,
+   * through `DataSource.query()`, which logs it.
+   */
+  private async runLookup(query: PreparedQuery, value: string): Promise<Record<string, unknown>[]> {
+    const pool = (this.dataSource.driver as { master?: PgPool }).master
+    const logging = this.dataSource.options.logging
+    if (
+      this.prepareLookup &&
+      this.dataSource.options.type === 'postgres' &&
+      typeof pool?.query === 'function' &&
+      (logging === undefined || logging === false || (Array.isArray(logging) && !logging.includes('query')))
+    ) {
+      try {
+        const result = await pool.query({ name: query.name, text: query.sql, values: [value] })
+        return result.rows
+      } catch (error) {
+        // A migration changed a selected column's type under a connection's prepared statement
+        // ("cached plan must not change result type"): answer this request the plain way.
+        if ((error as { code?: string }).code !== '0A000') throw error
+      }
+    }
+    return this.dataSource.query(query.sql, [value])
   }
 
   /** The file of `object`'s file column; a FileNotFoundError when the column is empty. */
@@ -226,8 +286,10 @@ export class ObjectDownloadView<E extends ObjectLiteral> extends DownloadView {
     const type = String(
       typeof lookupColumn.type === 'function' ? lookupColumn.type.name : lookupColumn.type,
     ).toLowerCase()
+    const sql = `SELECT ${select} FROM ${table} WHERE ${driver.escape(lookupColumn.databaseName)} = ${driver.createParameter('value', 0)} LIMIT 1`
     this.prepared = {
-      sql: `SELECT ${select} FROM ${table} WHERE ${driver.escape(lookupColumn.databaseName)} = ${driver.createParameter('value', 0)} LIMIT 1`,
+      sql,
+      name: `typeorm_downloadview_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`,
       columns: wanted,
       metadata,
       lookupType:

@@ -255,9 +255,27 @@ describe('LocalStorage', () => {
       expect(sizes).toEqual([1024, 1024, 1024, 1024, 904])
     })
 
-    it('reads 64 KiB at a time by default', async () => {
+    it('reads a file that fits in one chunk in one go by default', async () => {
       const sizes = await chunkSizes(storage, 200_000)
-      expect(sizes).toEqual([65536, 65536, 65536, 3392])
+      expect(sizes).toEqual([200_000])
+    })
+
+    it('reads 1 MiB at a time by default while few files stream', async () => {
+      const sizes = await chunkSizes(storage, 3 * 1024 * 1024 + 5)
+      expect(sizes).toEqual([1048576, 1048576, 1048576, 5])
+    })
+
+    it('reads less at a time, down to 64 KiB, when many files stream at once', async () => {
+      await storage.save('many.bin', binaryPayload(2 * 1024 * 1024))
+      // 600 streams open at once share the 32 MiB read budget: 32 MiB / 600 is below the 64 KiB floor.
+      const streams = await Promise.all(Array.from({ length: 600 }, () => storage.open('many.bin')))
+      const sizes: number[] = []
+      const first = streams[0] as Readable
+      first.on('data', (chunk: Buffer) => sizes.push(chunk.length))
+      await once(first, 'end')
+      for (const stream of streams) stream.destroy()
+      expect(sizes.length).toBe(32)
+      expect(new Set(sizes)).toEqual(new Set([65536]))
     })
   })
 

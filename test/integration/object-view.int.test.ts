@@ -198,6 +198,7 @@ describe('ObjectDownloadView options', () => {
     [{ ...base, attachment: 'yes' as unknown as boolean }, /"attachment"/],
     [{ ...base, colour: 'blue' }, /unknown option "colour"/],
     [{ ...base, select: ['nope' as 'slug'] }, /"select" names "nope"/],
+    [{ ...base, prepare: 'yes' as unknown as boolean }, /"prepare"/],
   ])('throws a ConfigurationError naming the bad option (%#)', (options, message) => {
     const realDataSource = options.dataSource === undefined ? undefined : dataSource
     expect(() => new ObjectDownloadView({ ...options, dataSource: realDataSource as DataSource })).toThrow(
@@ -206,6 +207,55 @@ describe('ObjectDownloadView options', () => {
     expect(() => new ObjectDownloadView({ ...options, dataSource: realDataSource as DataSource })).toThrow(
       message,
     )
+  })
+})
+
+describe('ObjectDownloadView lookup as a prepared statement', () => {
+  /** `count` GETs of /d/nums, `parallel` at a time; their statuses. */
+  async function statuses(app: express.Express, count: number, parallel = 10): Promise<number[]> {
+    const server = app.listen(0, '127.0.0.1')
+    await new Promise((resolve) => server.once('listening', resolve))
+    const { port } = server.address() as AddressInfo
+    const agent = new http.Agent({ keepAlive: true, maxSockets: parallel })
+    const get = () =>
+      new Promise<number>((resolve, reject) => {
+        http
+          .get({ host: '127.0.0.1', port, path: '/d/nums', agent }, (response) => {
+            response.resume()
+            response.on('end', () => resolve(response.statusCode ?? 0))
+          })
+          .on('error', reject)
+      })
+    try {
+      return await Promise.all(Array.from({ length: count }, get))
+    } finally {
+      agent.destroy()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  }
+
+  it('serves the same with prepare: false', async () => {
+    const view = new ObjectDownloadView({
+      dataSource,
+      entity: Document,
+      lookup: 'slug',
+      file: 'file',
+      prepare: false,
+    })
+    const response = await request(appFor(view)).get('/d/nums').buffer(true).parse(binaryParser)
+    assertDownload(response, { content: '123456789', basename: 'nums.txt' })
+  })
+
+  it('keeps answering when a migration changes a selected column type under the prepared statements', async () => {
+    const app = appFor(bySlug())
+    // Every pooled connection prepares the lookup, then the type of a selected column changes.
+    expect(new Set(await statuses(app, 40))).toEqual(new Set([200]))
+    await dataSource.query('ALTER TABLE "document" ALTER COLUMN "file_sha256" TYPE text')
+    try {
+      expect(new Set(await statuses(app, 40))).toEqual(new Set([200]))
+    } finally {
+      await dataSource.query('ALTER TABLE "document" ALTER COLUMN "file_sha256" TYPE character(64)')
+    }
   })
 })
 
