@@ -2,6 +2,7 @@
 import { Readable } from 'node:stream'
 import type { ByteRange } from '../storage/storage'
 import type { DownloadFile } from './download-file'
+import { bufferedReadable } from '../storage/source'
 
 /** Content of a virtual file: bytes in memory, or a stream or async iterable read once. */
 export type VirtualContent = string | Uint8Array | Readable | AsyncIterable<Uint8Array | string>
@@ -83,7 +84,7 @@ export class VirtualFile implements DownloadFile {
   async open(range?: ByteRange): Promise<Readable> {
     if (this.bytes) {
       const slice = range ? this.bytes.subarray(range.start, range.end + 1) : this.bytes
-      return Readable.from(slice.length > 0 ? [slice] : [], { objectMode: false })
+      return bufferedReadable(slice)
     }
     // A stream goes out once, whole: the responder asks no range of a file without acceptRanges,
     // except "all of it" for a stated size.

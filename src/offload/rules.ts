@@ -152,10 +152,22 @@ export function staysInside(root: string, local: string): boolean {
     return code === 'ENOENT' || code === 'ENOTDIR'
   }
   try {
-    return segmentsBelow(realpathSync.native(root), real) !== undefined
+    return segmentsBelow(realRoot(root), real) !== undefined
   } catch {
     return false
   }
+}
+
+const realRoots = new Map<string, string>()
+
+/** The real path of a rule's root, resolved once (roots are configuration, not request data). */
+function realRoot(root: string): string {
+  let real = realRoots.get(root)
+  if (real === undefined) {
+    real = realpathSync.native(root)
+    realRoots.set(root, real)
+  }
+  return real
 }
 
 /** What follows a `url` rule's prefix in the file's URL (path and query), or `undefined`. */
