@@ -97,9 +97,6 @@ export function planResponse(
   const size =
     file.size !== undefined && Number.isSafeInteger(file.size) && file.size >= 0 ? file.size : undefined
   const validators: Validators = { etag: entityTag(file), lastModified: validDate(file.modifiedAt) }
-  const contentType = resolveContentType(file.contentType, file.name)
-  const active = isActiveContent(contentType)
-  const attachment = opts.attachment || (active && opts.activeContent === 'attachment')
   const ranged = opts.acceptRanges && size !== undefined && file.acceptRanges !== false
 
   // Validators and cache headers go on every answer about the file, 304 included (§15.4.5).
@@ -107,16 +104,6 @@ export function planResponse(
   if (validators.etag) cacheHeaders.ETag = validators.etag
   if (validators.lastModified) cacheHeaders['Last-Modified'] = validators.lastModified.toUTCString()
   if (opts.cacheControl !== false) cacheHeaders['Cache-Control'] = opts.cacheControl
-
-  const headers: Record<string, string> = {
-    ...cacheHeaders,
-    'Content-Type': contentType,
-    'Content-Disposition': contentDisposition(file.name, { attachment }),
-    'X-Content-Type-Options': 'nosniff',
-    'Accept-Ranges': ranged ? 'bytes' : 'none',
-  }
-  // Why sandbox: an inline HTML/SVG upload would otherwise run scripts on the app's origin.
-  if (active) headers['Content-Security-Policy'] = 'sandbox'
 
   // An origin that already answered this request's conditional or Range headers is relayed as is.
   if (file.relayStatus === 416) return unsatisfiable(opts, cacheHeaders, size, file)
@@ -133,6 +120,20 @@ export function planResponse(
   }
   if (precondition === 'not-modified')
     return { status: 304, headers: withExtra(opts.headers, cacheHeaders), file }
+
+  // What describes the body is worked out only for answers that have one (not 304, 412, 416).
+  const contentType = resolveContentType(file.contentType, file.name)
+  const active = isActiveContent(contentType)
+  const attachment = opts.attachment || (active && opts.activeContent === 'attachment')
+  const headers: Record<string, string> = {
+    ...cacheHeaders,
+    'Content-Type': contentType,
+    'Content-Disposition': contentDisposition(file.name, { attachment }),
+    'X-Content-Type-Options': 'nosniff',
+    'Accept-Ranges': ranged ? 'bytes' : 'none',
+  }
+  // Why sandbox: an inline HTML/SVG upload would otherwise run scripts on the app's origin.
+  if (active) headers['Content-Security-Policy'] = 'sandbox'
 
   const head = method === 'HEAD'
   if (size === undefined) {
@@ -189,6 +190,7 @@ export function planResponse(
  * breaks the response.
  */
 function withExtra(extra: Record<string, string>, ours: Record<string, string>): Record<string, string> {
+  if (isEmpty(extra)) return ours
   const taken = new Set(Object.keys(ours).map((name) => name.toLowerCase()))
   const merged: Record<string, string> = {}
   for (const [name, value] of Object.entries(extra)) {
@@ -207,6 +209,11 @@ function unsatisfiable(
   const headers: Record<string, string> = { ...cacheHeaders, 'Content-Length': '0' }
   if (size !== undefined) headers['Content-Range'] = `bytes */${size}`
   return { status: 416, headers: withExtra(opts.headers, headers), file }
+}
+
+function isEmpty(record: Record<string, string>): boolean {
+  for (const _ in record) return false
+  return true
 }
 
 function validDate(date: Date | undefined): Date | undefined {
