@@ -9,7 +9,14 @@ import { Document } from './entities/Document'
 import { Photo } from './entities/Photo'
 import { CreateDocument1764000000000 } from './migrations/1764000000000-CreateDocument'
 import { CreatePhoto1764100000000 } from './migrations/1764100000000-CreatePhoto'
-import { FileColumnSubscriber, LocalStorage, storages } from './src'
+import {
+  ConfigurationError,
+  FileColumnSubscriber,
+  LocalStorage,
+  S3Storage,
+  type Storage,
+  storages,
+} from './src'
 
 /** The demo's entities and migrations, for tests and tools that build their own DataSource. */
 export const entities = [Document, Photo]
@@ -21,11 +28,62 @@ export function mediaRoot(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /**
- * Registers the demo's media folder as the `default` storage, unless the app (or a test) has
- * registered one already.
+ * The demo's media storage, chosen by `STORAGE`:
+ * - `local` (the default): the folder at MEDIA_ROOT (see {@link mediaRoot});
+ * - `s3`: the bucket S3_BUCKET (required) on S3_ENDPOINT (default: AWS S3) in S3_REGION (default
+ *   us-east-1), under the prefix S3_PREFIX (default: none), with path-style addressing when
+ *   S3_FORCE_PATH_STYLE is `true` (what MinIO and most S3-compatible servers need). Credentials and
+ *   checksum settings come from the AWS SDK's own chain and variables (AWS_ACCESS_KEY_ID,
+ *   AWS_SECRET_ACCESS_KEY, AWS_PROFILE, AWS_REQUEST_CHECKSUM_CALCULATION, ...).
+ *
+ * A wrong value throws a ConfigurationError that names the variable, at startup.
  */
-export function registerMediaStorage(root = mediaRoot()): void {
-  if (!storages.tryGet('default')) storages.register('default', new LocalStorage({ root }))
+export function mediaStorage(env: NodeJS.ProcessEnv = process.env): Storage {
+  const kind = env.STORAGE || 'local'
+  if (kind === 'local') return new LocalStorage({ root: mediaRoot(env) })
+  if (kind === 's3') return s3MediaStorage(env)
+  throw new ConfigurationError(`STORAGE must be "local" or "s3", not "${kind}"`)
+}
+
+/** The S3 variables, by the S3Storage option each one sets. */
+const S3_VARIABLES: Record<string, string> = {
+  bucket: 'S3_BUCKET',
+  endpoint: 'S3_ENDPOINT',
+  region: 'S3_REGION',
+  prefix: 'S3_PREFIX',
+  forcePathStyle: 'S3_FORCE_PATH_STYLE',
+}
+
+function s3MediaStorage(env: NodeJS.ProcessEnv): S3Storage {
+  if (!env.S3_BUCKET)
+    throw new ConfigurationError('STORAGE=s3 needs S3_BUCKET: the bucket that holds the media')
+  const pathStyle = env.S3_FORCE_PATH_STYLE
+  if (pathStyle && !['true', 'false', '1', '0'].includes(pathStyle))
+    throw new ConfigurationError(`S3_FORCE_PATH_STYLE must be "true" or "false", not "${pathStyle}"`)
+  try {
+    return new S3Storage({
+      bucket: env.S3_BUCKET,
+      region: env.S3_REGION || 'us-east-1',
+      ...(env.S3_ENDPOINT && { endpoint: env.S3_ENDPOINT }),
+      ...(env.S3_PREFIX && { prefix: env.S3_PREFIX }),
+      forcePathStyle: pathStyle === 'true' || pathStyle === '1',
+    })
+  } catch (error) {
+    // S3Storage names its option; the person starting the demo set a variable.
+    const option = /option "(\w+)"/.exec((error as Error).message)?.[1]
+    const variable = option === undefined ? undefined : S3_VARIABLES[option]
+    if (error instanceof ConfigurationError && variable)
+      throw new ConfigurationError(`${variable} is not valid: ${error.message}`, { cause: error })
+    throw error
+  }
+}
+
+/**
+ * Registers the demo's media storage ({@link mediaStorage}) as the `default` storage, unless the app
+ * (or a test) has registered one already.
+ */
+export function registerMediaStorage(env: NodeJS.ProcessEnv = process.env): void {
+  if (!storages.tryGet('default')) storages.register('default', mediaStorage(env))
 }
 
 /** A DataSource for the demo schema on the Postgres at `url`. Migrations, never `synchronize`. */

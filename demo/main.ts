@@ -1,11 +1,12 @@
 /**
  * @module `npm start`: the demo server. DATABASE_URL when set, else an embedded Postgres under
- * .data/; media under MEDIA_ROOT (default media/); migrations and seeds on every start.
+ * .data/; media under MEDIA_ROOT (default media/), or in an S3 bucket with STORAGE=s3 and S3_BUCKET
+ * (see `mediaStorage()` in ormconfig.ts); migrations and seeds on every start.
  */
 import 'reflect-metadata'
 import path from 'node:path'
-import { createDataSource, mediaRoot } from '../ormconfig'
-import { LocalStorage, storages } from '../src'
+import { createDataSource, mediaStorage } from '../ormconfig'
+import { storages } from '../src'
 import { buildApp } from './app'
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './embedded-postgres'
 import { seed } from './seed'
@@ -17,7 +18,10 @@ async function main(): Promise<void> {
   const host = process.env.HOST ?? '127.0.0.1'
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new Error(`PORT must be a port number, not "${process.env.PORT}"`)
-  storages.register('default', new LocalStorage({ root: mediaRoot() }))
+  // STORAGE=s3 and S3_* keep the media in a bucket instead of the local folder (ormconfig.ts).
+  const media = mediaStorage()
+  storages.register('default', media)
+  console.log(`media storage: ${media.name}`)
 
   let embedded: EmbeddedDatabase | undefined
   let url = process.env.DATABASE_URL

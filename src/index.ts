@@ -25,6 +25,19 @@ export {
   UnsafePathError,
   UpstreamError,
 } from './errors'
+export { type DeliveryContext, deliver } from './delivery/deliver'
+export {
+  type Delivery,
+  type DeliveryMode,
+  type DeliveryOption,
+  MAX_EXPIRES_IN,
+  type RedirectDeliveryOptions,
+  type RedirectStatus,
+  resolveDelivery,
+  type XAccelDeliveryOptions,
+} from './delivery/options'
+export { canSign, DeliveryError, type SigningStorage } from './delivery/presigned'
+export { BUCKET_RANGE_HEADER } from './delivery/x-accel'
 export { downloadErrorHandler, toHandler } from './express/to-handler'
 export type { DownloadFile, FileLocation } from './files/download-file'
 export { HTTPFile, type HTTPFileRequest } from './files/http-file'
@@ -78,6 +91,7 @@ export {
 export { LocalStorage, type LocalStorageOptions } from './storage/local-storage'
 export { MemoryStorage } from './storage/memory-storage'
 export { DEFAULT_STORAGE, StorageRegistry, storages } from './storage/registry'
+export { S3Storage, type S3StorageOptions } from './storage/s3-storage'
 export type { ByteRange, SaveSource, SignedUrlOptions, Storage, StorageStat } from './storage/storage'
 export {
   type DownloadHandler,
