@@ -91,16 +91,22 @@ export const DEFAULT_READ_CHUNK = 1024 * 1024
 
 /**
  * Read buffers of all the file streams of this process share this budget: each read takes
- * `budget / streams open`, at least {@link MIN_CHUNK} and at most the storage's chunk size. A few
- * downloads read 1 MiB at a time, which is what moves a large file at the speed of nginx; two
- * hundred slow clients read a fraction of that each, so memory stays near the budget whatever
- * the number of clients.
+ * `budget / streams open`, no more than what the budget has left, at least {@link MIN_CHUNK} and
+ * at most the storage's chunk size. A few downloads read 1 MiB at a time, which is what moves a
+ * large file at the speed of nginx; two hundred slow clients read a fraction of that each, so
+ * memory stays near the budget whatever the number of clients.
  */
 export const READ_BUDGET = 32 * 1024 * 1024
 /** The smallest read of a file stream. */
 export const MIN_CHUNK = 64 * 1024
 
 let openStreams = 0
+/**
+ * Bytes that file streams read and their consumers have not finished with: a chunk counts from its
+ * read until the stream is asked for the next one (the sender asks once the socket took it all),
+ * or is destroyed. What slow clients hold; chunks read while few streams were open count too.
+ */
+let heldBytes = 0
 
 /**
  * Bytes `start` to `end` (inclusive; `Infinity` for "to the end") of the open descriptor `fd`,
@@ -114,6 +120,8 @@ class FileRangeStream extends Readable {
   /** Set by _destroy() during a read: close when the read comes back. */
   private pendingClose: (() => void) | undefined
   private released = false
+  /** This stream's part of `heldBytes`: its last chunk, until the next `_read()` or destroy. */
+  private held = 0
 
   constructor(
     private readonly fd: number,
@@ -127,8 +135,10 @@ class FileRangeStream extends Readable {
   }
 
   override _read(): void {
+    // Asked for more: the consumer is done with the last chunk.
+    this.dropHeld()
     const share = Math.floor(READ_BUDGET / openStreams)
-    const chunk = Math.min(this.maxChunk, Math.max(MIN_CHUNK, share))
+    const chunk = Math.min(this.maxChunk, Math.max(MIN_CHUNK, Math.min(share, READ_BUDGET - heldBytes)))
     const length = Math.min(chunk, this.end - this.position + 1)
     if (length <= 0) {
       this.push(null)
@@ -151,6 +161,8 @@ class FileRangeStream extends Readable {
         return
       }
       this.position += bytesRead
+      this.held = bytesRead
+      heldBytes += bytesRead
       this.push(bytesRead === length ? buffer : buffer.subarray(0, bytesRead))
     })
   }
@@ -163,9 +175,15 @@ class FileRangeStream extends Readable {
       }
       this.released = true
       openStreams--
+      this.dropHeld()
       close(this.fd, (closeError) => callback(error ?? closeError))
     }
     if (this.reading) this.pendingClose = release
     else release()
+  }
+
+  private dropHeld(): void {
+    heldBytes -= this.held
+    this.held = 0
   }
 }
