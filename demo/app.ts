@@ -7,6 +7,8 @@ import { Photo } from '../entities/Photo'
 import { indexPage } from './page'
 import { demoSigningKey } from './signing'
 import {
+  ConfigurationError,
+  type DeliveryOption,
   type DownloadRequest,
   downloadErrorHandler,
   HTTPDownloadView,
@@ -34,6 +36,29 @@ export interface DemoOptions {
   fixturesRoot?: string
   /** The keys `/signed/:slug/` accepts. @default the demo key (`SIGNING_SECRET` or the public one) */
   signingKeys?: SigningKey[]
+  /**
+   * How the routes that serve the media storage (documents, photos, `/storage/`, `/signed/`)
+   * deliver their files. `redirect` and `x-accel` need a storage that presigns URLs (`STORAGE=s3`).
+   * @default from the environment: {@link deliveryFromEnv}
+   */
+  delivery?: DeliveryOption
+}
+
+/** The nginx location the demo's `DELIVERY=x-accel` names unless `DELIVERY_LOCATION` says otherwise. */
+export const BUCKET_LOCATION = '/_bucket/'
+
+/**
+ * The delivery the environment asks for: `DELIVERY=stream` (or unset) streams through the app;
+ * `DELIVERY=redirect` redirects to presigned URLs; `DELIVERY=x-accel` has nginx fetch the objects
+ * through the internal location `DELIVERY_LOCATION` (default `/_bucket/`, docs/scale-out.md).
+ * Anything else throws a ConfigurationError that names the variable.
+ */
+export function deliveryFromEnv(env: NodeJS.ProcessEnv = process.env): DeliveryOption | undefined {
+  const mode = env.DELIVERY
+  if (mode === undefined || mode === '' || mode === 'stream') return undefined
+  if (mode === 'redirect') return mode
+  if (mode === 'x-accel') return { mode, location: env.DELIVERY_LOCATION || BUCKET_LOCATION }
+  throw new ConfigurationError(`DELIVERY must be "stream", "redirect" or "x-accel", not "${mode}"`)
 }
 
 /** The demo's routes, for the index page and the tests. */
@@ -77,9 +102,12 @@ async function* helloWorld(): AsyncGenerator<string> {
 export function buildApp(dataSource: DataSource, options: DemoOptions = {}): Express {
   const fixturesRoot = options.fixturesRoot ?? FIXTURES_ROOT
   const signingKeys = options.signingKeys ?? [demoSigningKey()]
+  const delivery = options.delivery ?? deliveryFromEnv()
+  // The views that serve the media storage: stream (the default), redirect or x-accel.
+  const media = delivery === undefined ? {} : { delivery }
   const app = express()
   app.disable('x-powered-by')
-  const object = { dataSource, entity: Document } as const
+  const object = { dataSource, entity: Document, ...media } as const
   // app.all: the views answer other methods themselves (405 with Allow).
 
   app.all(ROUTES.defaultFile, toHandler(new ObjectDownloadView({ ...object, lookup: 'slug', file: 'file' })))
@@ -104,7 +132,7 @@ export function buildApp(dataSource: DataSource, options: DemoOptions = {}): Exp
     toHandler(new ObjectDownloadView({ ...object, lookup: 'slug', file: 'file' })),
   )
   // StorageDownloadView: any key of the media storage ('default' in the registry).
-  app.all(ROUTES.storage, toHandler(new StorageDownloadView({ storage: 'default' })))
+  app.all(ROUTES.storage, toHandler(new StorageDownloadView({ storage: 'default', ...media })))
   // PathDownloadView: one absolute file, then any file confined under the fixtures folder.
   app.all(
     ROUTES.staticPath,
@@ -141,13 +169,27 @@ export function buildApp(dataSource: DataSource, options: DemoOptions = {}): Exp
   app.all(
     ROUTES.photo,
     toHandler(
-      new ObjectDownloadView({ dataSource, entity: Photo, lookup: 'slug', file: 'image', attachment: false }),
+      new ObjectDownloadView({
+        dataSource,
+        entity: Photo,
+        lookup: 'slug',
+        file: 'image',
+        attachment: false,
+        ...media,
+      }),
     ),
   )
   app.all(
     ROUTES.photoVariant,
     toHandler(
-      new ImageVariantView({ dataSource, entity: Photo, lookup: 'slug', file: 'image', attachment: false }),
+      new ImageVariantView({
+        dataSource,
+        entity: Photo,
+        lookup: 'slug',
+        file: 'image',
+        attachment: false,
+        ...media,
+      }),
     ),
   )
 

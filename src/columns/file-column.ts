@@ -3,6 +3,7 @@
  * TypeORM's own embedded-column mechanism. No I/O, no DataSource.
  */
 import { Column } from 'typeorm'
+import { type Delivery, type DeliveryOption, resolveDelivery } from '../delivery/options'
 import { ConfigurationError } from '../errors'
 import { DEFAULT_STORAGE } from '../storage/registry'
 import { StoredFile } from './stored-file'
@@ -30,6 +31,13 @@ export interface FileColumnOptions {
    * @default the entity and property names in snake case (`document/another_file`)
    */
   uploadTo?: string
+  /**
+   * How ObjectDownloadView delivers this column's files when the view sets no `delivery`:
+   * `'stream'`, `'redirect'`, `{ mode: 'redirect', ... }` or `{ mode: 'x-accel', location }`
+   * (see DownloadViewOptions.delivery).
+   * @default undefined (stream)
+   */
+  delivery?: DeliveryOption
 }
 
 /** What the registry knows of one file column. */
@@ -41,6 +49,8 @@ export interface FileColumnMetadata {
   nullable: boolean
   prefix: string
   uploadTo: string
+  /** The column's default delivery, resolved; `undefined` when it sets none. */
+  delivery?: Delivery
   /** Whether it is an `@ImageColumn()`: a StoredImage, with width, height, format and alpha columns. */
   image: boolean
   /** The database column names, by StoredFile field (and StoredImage field for image columns). */
@@ -52,7 +62,7 @@ const REGISTRY = Symbol.for('typeorm-downloadview.file-columns')
 const holder = globalThis as typeof globalThis & Record<symbol, FileColumnMetadata[] | undefined>
 holder[REGISTRY] ??= []
 const registry: FileColumnMetadata[] = holder[REGISTRY]
-const KNOWN_OPTIONS = new Set(['storage', 'nullable', 'prefix', 'uploadTo'])
+const KNOWN_OPTIONS = new Set(['storage', 'nullable', 'prefix', 'uploadTo', 'delivery'])
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/
 
 /**
@@ -103,6 +113,7 @@ export function declareFileColumn(options: FileColumnOptions, image: boolean): P
       `${decorator}: option "uploadTo" must be a relative key prefix such as "documents/files"`,
     )
   }
+  const delivery = resolveDelivery(options.delivery, decorator)
 
   return (target: object, propertyKey: string | symbol) => {
     if (typeof propertyKey !== 'string')
@@ -155,6 +166,7 @@ export function declareFileColumn(options: FileColumnOptions, image: boolean): P
       uploadTo: options.uploadTo ?? `${snakeCase(entity.name)}/${snakeCase(propertyKey)}`,
       image,
       columns,
+      ...(delivery && { delivery }),
     })
   }
 }

@@ -3,6 +3,10 @@
  * the response; `sendPlan` writes it. Views never set headers, read Range or map errors themselves.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { Readable } from 'node:stream'
+import { deliver } from '../delivery/deliver'
+import { type Delivery, type DeliveryOption, resolveDelivery } from '../delivery/options'
+import { canSign, DeliveryError } from '../delivery/presigned'
 import {
   ConfigurationError,
   DestinationNotAllowedError,
@@ -19,6 +23,7 @@ import { type Logger, sendPlan, stderrLogger, warn } from '../responder/send'
 import type { SignatureOptions } from '../signing/options'
 import { signatureCheck } from '../signing/require-signature'
 import type { SignedRequest } from '../signing/signed-url'
+import type { Storage } from '../storage/storage'
 
 /** Route parameters, as a router hands them over (Express 5 gives arrays for `*splat`). */
 export type RouteParams = Record<string, string | string[] | undefined>
@@ -30,7 +35,7 @@ export interface DownloadRequest {
 }
 
 /** The option names of {@link DownloadViewOptions}, for subclasses' unknown-option checks. */
-export const VIEW_OPTIONS: readonly string[] = ['logger', 'offload', 'signature']
+export const VIEW_OPTIONS: readonly string[] = ['logger', 'offload', 'signature', 'delivery']
 
 /** Options every view takes. */
 export interface DownloadViewOptions extends RespondOptions {
@@ -51,6 +56,15 @@ export interface DownloadViewOptions extends RespondOptions {
    * @default undefined (no signature needed)
    */
   signature?: SignatureOptions
+  /**
+   * How the bytes of stored files reach the client: `'stream'` through the app; `'redirect'` (or
+   * `{ mode: 'redirect', status, expiresIn, maxAge }`) to a short-lived presigned URL of the
+   * object; `{ mode: 'x-accel', location, expiresIn }` through nginx, which fetches the object from
+   * the bucket. The last two need a storage that presigns URLs (S3Storage). 304, 412 and 416 are
+   * answered by the app in every mode. See docs/scale-out.md.
+   * @default 'stream' (ObjectDownloadView: the file column's `delivery`, if it has one)
+   */
+  delivery?: DeliveryOption
 }
 
 /** A connect/Express-style handler. Express 5's `RequestHandler` accepts it as it is. */
@@ -67,6 +81,10 @@ export abstract class DownloadView {
   /** The view's own offloads; `undefined` means "the request's", `[]` means none. */
   protected readonly offloads: readonly Offload[] | undefined
   private readonly checkSignature: ((req: SignedRequest) => void) | undefined
+  /** The `delivery` option, resolved; `undefined` when the view sets none (stream). */
+  protected delivery: Delivery | undefined
+  /** The delivery failures logged so far: each configuration problem is logged once. */
+  private readonly deliveryFailures = new Set<string>()
 
   constructor(options: DownloadViewOptions) {
     const owner = this.constructor.name
@@ -87,16 +105,68 @@ export abstract class DownloadView {
     }
     this.checkSignature =
       options.signature === undefined ? undefined : signatureCheck(options.signature, owner)
+    this.delivery = resolveDelivery(options.delivery, owner)
+  }
+
+  /**
+   * Throws a ConfigurationError naming option "delivery" when the delivery needs presigned URLs and
+   * `storage`, the one the view serves from (when it is known at startup), cannot make them.
+   */
+  protected checkDelivery(storage: Storage | undefined): void {
+    const mode = this.delivery?.mode
+    if (storage === undefined || mode === undefined || mode === 'stream' || canSign(storage)) return
+    throw new ConfigurationError(
+      `${this.constructor.name}: option "delivery" is '${mode}', which needs a storage that presigns URLs (signedUrl(), as S3Storage has); ${storage.name} has none`,
+    )
   }
 
   /** The file to serve for this request. Throw `FileNotFoundError` (404) and friends from here. */
   abstract getFile(request: DownloadRequest): Promise<DownloadFile>
 
-  /** The response plan for `file`; override to adjust it (offload does). */
-  protected plan(request: DownloadRequest, file: DownloadFile): ResponsePlan {
+  /**
+   * The response plan for `file`: the responder's, then the delivery's (a redirect, X-Accel-Redirect
+   * to the bucket), then offload's for plans still streamed. Override to adjust it.
+   */
+  protected plan(request: DownloadRequest, file: DownloadFile): ResponsePlan | Promise<ResponsePlan> {
     const plan = planResponse(request.req, file, this.respondOptions)
+    const delivery = this.delivery
+    if (delivery && delivery.mode !== 'stream' && plan.file && (plan.status === 200 || plan.status === 206))
+      return this.delivered(plan, delivery, request)
+    return this.offloaded(plan, request)
+  }
+
+  private offloaded(plan: ResponsePlan, request: DownloadRequest): ResponsePlan {
     const offloads = this.offloads ?? requestOffloads(request.req)
     return offloads?.length ? applyOffload(plan, offloads, request.req) : plan
+  }
+
+  /**
+   * `plan` delivered; a delivery that the configuration makes impossible (a storage without
+   * signedUrl()) is a 500, logged once per problem, never a crash.
+   */
+  private async delivered(
+    plan: ResponsePlan,
+    delivery: Delivery,
+    request: DownloadRequest,
+  ): Promise<ResponsePlan> {
+    let delivered: ResponsePlan
+    try {
+      delivered = await deliver(plan, delivery, { headers: this.respondOptions.headers })
+    } catch (error) {
+      if (!(error instanceof DeliveryError)) throw error
+      const message = `${this.constructor.name}: ${error.message}`
+      if (!this.deliveryFailures.has(message) && this.deliveryFailures.size < 100) {
+        this.deliveryFailures.add(message)
+        this.logger.error(message)
+      }
+      const answer = statusAnswer(500)
+      return {
+        status: 500,
+        headers: answer.headers,
+        body: async () => Readable.from([Buffer.from(answer.text)]),
+      }
+    }
+    return this.offloaded(delivered, request)
   }
 
   /**
@@ -126,7 +196,9 @@ export abstract class DownloadView {
       }
       await this.authorize(request)
       file = await this.getFile(request)
-      await sendPlan(this.plan(request, file), req, res, this.logger)
+      const planned = this.plan(request, file)
+      // Only a delivery presigns (async): streamed plans go out without another tick.
+      await sendPlan(planned instanceof Promise ? await planned : planned, req, res, this.logger)
     } catch (error) {
       const status = statusForError(error)
       if (status === undefined || res.headersSent) throw error

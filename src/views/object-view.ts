@@ -137,6 +137,9 @@ export class ObjectDownloadView<E extends ObjectLiteral> extends DownloadView {
         `${owner}: option "file" names "${String(options.file)}", which is not a @FileColumn() of ${this.entity.name}`,
       )
     }
+    // The column's delivery when the view sets none; a storage registered already is checked now.
+    this.delivery ??= this.fileColumn.delivery
+    this.checkDelivery(storages.tryGet(this.fileColumn.storage))
     if (options.basename !== undefined && !declaresColumn(this.entity, options.basename)) {
       throw new ConfigurationError(
         `${owner}: option "basename" names "${String(options.basename)}", which is not a column of ${this.entity.name}`,
@@ -316,13 +319,20 @@ function isConnectionError(error: unknown): boolean {
       code === '57P01' ||
       code === '57P02' ||
       code === '57P03' ||
+      code === '57014' || // statement_timeout: a database too slow to answer
+      code === '53300' || // too many connections
       code === 'ECONNREFUSED' ||
       code === 'ECONNRESET' ||
-      code === 'ETIMEDOUT')
+      code === 'ETIMEDOUT' ||
+      code === 'EHOSTUNREACH' ||
+      code === 'ENETUNREACH' ||
+      code === 'EAI_AGAIN')
   )
     return true
   return (
     typeof message === 'string' &&
-    /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect/i.test(message)
+    /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Query read timeout/i.test(
+      message,
+    )
   )
 }

@@ -1,0 +1,66 @@
+/**
+ * @module Presigned locations: the storage and key a delivery presigns, and the checks a presigned
+ * URL passes before it goes into a header.
+ */
+import { DownloadError } from '../errors'
+import type { DownloadFile } from '../files/download-file'
+import type { Storage } from '../storage/storage'
+
+/**
+ * A delivery that cannot be made for a reason that lies in the configuration, not in the request:
+ * the file's storage cannot presign URLs, the file is not in a storage, or the storage made a URL
+ * that cannot go into a header. Views log it (once) and answer 500.
+ */
+export class DeliveryError extends DownloadError {
+  override name = 'DeliveryError'
+}
+
+/** A storage that can presign URLs. */
+export type SigningStorage = Storage & Required<Pick<Storage, 'signedUrl'>>
+
+/** Whether `storage` can presign URLs (`signedUrl()`), as `redirect` and `x-accel` need. */
+export function canSign(storage: Storage): storage is SigningStorage {
+  return typeof storage.signedUrl === 'function'
+}
+
+/** The storage and key of `file`, when that storage can presign URLs; else a DeliveryError. */
+export function signingLocation(file: DownloadFile, mode: string): { storage: SigningStorage; key: string } {
+  const location = file.location
+  if (location?.kind !== 'storage') {
+    throw new DeliveryError(
+      `Delivery '${mode}' needs files that are in a storage; this view served a ${location?.kind ?? 'generated'} file`,
+    )
+  }
+  if (!canSign(location.storage)) {
+    throw new DeliveryError(
+      `Delivery '${mode}' needs a storage that presigns URLs (signedUrl(), as S3Storage has); ${location.storage.name} has none`,
+    )
+  }
+  return { storage: location.storage, key: location.key }
+}
+
+// Visible ASCII only: no space, no control character (CR/LF would split the header).
+const HEADER_URL = /^[\x21-\x7e]+$/
+
+/**
+ * `value`, a URL a storage presigned, parsed and checked for a header (`Location`,
+ * `X-Accel-Redirect`): an http(s) URL of visible ASCII only, as it was given (the URL parser would
+ * silently drop a CR or LF); else a DeliveryError.
+ */
+export function checkedUrl(value: unknown, storage: Storage): URL {
+  const refuse = (why: string): never => {
+    throw new DeliveryError(`${storage.name}.signedUrl() returned ${why}`)
+  }
+  if (typeof value !== 'string') return refuse('no string')
+  if (!HEADER_URL.test(value)) return refuse('a URL with spaces or control characters')
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    return refuse('something that is not a URL')
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return refuse('a URL that is not http(s)')
+  if (url.username !== '' || url.password !== '') return refuse('a URL with credentials')
+  if (!HEADER_URL.test(url.href)) return refuse('a URL with spaces or control characters')
+  return url
+}

@@ -1,0 +1,200 @@
+/** The `delivery` option on views and on @FileColumn(): wiring, startup checks, request-time failures. */
+import express from 'express'
+import request from 'supertest'
+import { Entity, PrimaryGeneratedColumn } from 'typeorm'
+import { FileColumn, getFileColumn } from '../../../src/columns/file-column'
+import type { StoredFile } from '../../../src/columns/stored-file'
+import { ConfigurationError } from '../../../src/errors'
+import type { Offload } from '../../../src/offload/offload'
+import type { Logger } from '../../../src/responder/send'
+import { MemoryStorage } from '../../../src/storage/memory-storage'
+import { storages } from '../../../src/storage/registry'
+import type { DownloadView } from '../../../src/views/download-view'
+import { StorageDownloadView, type StorageDownloadViewOptions } from '../../../src/views/storage-view'
+import { VirtualDownloadView } from '../../../src/views/virtual-view'
+import { NUMS } from '../responder/fixtures'
+import { PresigningStorage } from './fixtures'
+
+@Entity()
+class Report {
+  @PrimaryGeneratedColumn() id!: number
+  @FileColumn({ delivery: { mode: 'redirect', expiresIn: 120 } }) pdf!: StoredFile | null
+  @FileColumn() scan!: StoredFile | null
+}
+
+/** A logger that records what it is given. */
+function recordingLogger(): Logger & { errors: string[] } {
+  const errors: string[] = []
+  return { errors, error: (message) => errors.push(message), warn: () => undefined }
+}
+
+function appFor(view: DownloadView) {
+  const app = express()
+  app.all('/media/*path', view.handler())
+  return app
+}
+
+let bucket: PresigningStorage
+
+beforeEach(async () => {
+  bucket = new PresigningStorage({ name: 'bucket' })
+  await bucket.save('nums.txt', NUMS)
+})
+
+afterEach(() => storages.clear())
+
+const storageView = (options: Partial<StorageDownloadViewOptions>) =>
+  new StorageDownloadView({ storage: bucket, ...options })
+
+describe('StorageDownloadView option "delivery"', () => {
+  it('streams by default', async () => {
+    const response = await request(appFor(storageView({}))).get('/media/nums.txt')
+    expect(response.status).toBe(200)
+    expect(response.text).toBe('123456789')
+    expect(bucket.signed).toEqual([])
+  })
+
+  it("redirects with 'redirect'", async () => {
+    const response = await request(appFor(storageView({ delivery: 'redirect' }))).get('/media/nums.txt')
+    expect(response.status).toBe(302)
+    expect(response.headers.location).toMatch(/^https:\/\/s3\.example\.com\/media\/nums\.txt\?/)
+    expect(response.headers['cache-control']).toBe('private, max-age=60')
+    expect(response.text).toBe('')
+  })
+
+  it('answers a revalidation with 304, before any redirect', async () => {
+    const app = appFor(storageView({ delivery: 'redirect' }))
+    const { modifiedAt } = await bucket.stat('nums.txt')
+    const response = await request(app)
+      .get('/media/nums.txt')
+      .set('If-Modified-Since', modifiedAt.toUTCString())
+    expect(response.status).toBe(304)
+    expect(response.headers.location).toBeUndefined()
+    expect(bucket.signed).toEqual([])
+  })
+
+  it('answers a missing key with 404, before any redirect', async () => {
+    const response = await request(appFor(storageView({ delivery: 'redirect' }))).get('/media/none.txt')
+    expect(response.status).toBe(404)
+    expect(bucket.signed).toEqual([])
+  })
+
+  it('sends X-Accel-Redirect with x-accel', async () => {
+    const view = storageView({ delivery: { mode: 'x-accel', location: '/_bucket/' } })
+    const response = await request(appFor(view)).get('/media/nums.txt').set('Range', 'bytes=2-5')
+    expect(response.status).toBe(200)
+    expect(response.headers['x-accel-redirect']).toMatch(/^\/_bucket\/media\/nums\.txt\?X-Amz-Expires=60&/)
+    expect(response.headers['x-bucket-range']).toBe('bytes=2-5')
+    expect(response.headers['content-length']).toBe('0')
+  })
+
+  it('does not offload a redirect', async () => {
+    const marking: Offload = (plan) => ({ ...plan, headers: { ...plan.headers, 'X-Offloaded': '1' } })
+    const response = await request(appFor(storageView({ delivery: 'redirect', offload: marking }))).get(
+      '/media/nums.txt',
+    )
+    expect(response.status).toBe(302)
+    expect(response.headers['x-offloaded']).toBeUndefined()
+  })
+
+  it('still offloads what x-accel leaves to the app (several ranges)', async () => {
+    const marking: Offload = (plan) => ({
+      ...plan,
+      headers: { ...plan.headers, 'X-Offloaded': '1', 'Content-Length': '0' },
+      body: undefined,
+    })
+    const view = storageView({ delivery: { mode: 'x-accel', location: '/_bucket/' }, offload: marking })
+    const response = await request(appFor(view)).get('/media/nums.txt').set('Range', 'bytes=0-1,4-5')
+    expect(response.headers['x-offloaded']).toBe('1')
+    expect(response.headers['x-accel-redirect']).toBeUndefined()
+  })
+
+  describe('at startup', () => {
+    it('refuses a mode it does not know, naming the option', () => {
+      expect(() => storageView({ delivery: 'sendfile' as 'stream' })).toThrow(
+        new ConfigurationError(
+          `StorageDownloadView: option "delivery" must be 'stream', 'redirect', or { mode, ... }`,
+        ),
+      )
+    })
+
+    it('refuses x-accel without a location', () => {
+      expect(() => storageView({ delivery: 'x-accel' as 'stream' })).toThrow(
+        /option "delivery" 'x-accel' needs/,
+      )
+    })
+
+    it('refuses redirect on a storage that cannot presign URLs', () => {
+      expect(() =>
+        storageView({ storage: new MemoryStorage({ name: 'plain' }), delivery: 'redirect' }),
+      ).toThrow(
+        new ConfigurationError(
+          `StorageDownloadView: option "delivery" is 'redirect', which needs a storage that presigns URLs (signedUrl(), as S3Storage has); plain has none`,
+        ),
+      )
+    })
+
+    it('refuses x-accel on a registered storage that cannot presign URLs', () => {
+      storages.register('plain', new MemoryStorage({ name: 'plain' }))
+      expect(() =>
+        storageView({ storage: 'plain', delivery: { mode: 'x-accel', location: '/_bucket/' } }),
+      ).toThrow(/option "delivery" is 'x-accel', which needs a storage that presigns URLs/)
+    })
+
+    it('accepts stream on a storage that cannot presign URLs', () => {
+      expect(() => storageView({ storage: new MemoryStorage(), delivery: 'stream' })).not.toThrow()
+    })
+  })
+
+  describe('when the storage is known only at request time', () => {
+    it('answers 500 and logs the reason once, without crashing', async () => {
+      const logger = recordingLogger()
+      const app = appFor(new StorageDownloadView({ storage: 'later', delivery: 'redirect', logger }))
+      const plain = new MemoryStorage({ name: 'plain' })
+      await plain.save('nums.txt', NUMS)
+      storages.register('later', plain)
+      const first = await request(app).get('/media/nums.txt')
+      const second = await request(app).head('/media/nums.txt')
+      expect([first.status, second.status]).toEqual([500, 500])
+      expect(first.text).toBe('Internal Server Error\n')
+      expect(first.headers['cache-control']).toBe('no-store')
+      expect(logger.errors).toEqual([
+        `StorageDownloadView: Delivery 'redirect' needs a storage that presigns URLs (signedUrl(), as S3Storage has); plain has none`,
+      ])
+    })
+  })
+})
+
+describe('delivery on a view of generated content', () => {
+  it('answers 500 and logs once: there is no object to redirect to', async () => {
+    const logger = recordingLogger()
+    const view = new VirtualDownloadView({ name: 'a.txt', content: 'a', delivery: 'redirect', logger })
+    const app = express().all('/a', view.handler())
+    expect((await request(app).get('/a')).status).toBe(500)
+    expect((await request(app).get('/a')).status).toBe(500)
+    expect(logger.errors).toEqual([
+      "VirtualDownloadView: Delivery 'redirect' needs files that are in a storage; this view served a generated file",
+    ])
+  })
+})
+
+describe('@FileColumn option "delivery"', () => {
+  it('records the resolved delivery as the column’s default', () => {
+    expect(getFileColumn(Report, 'pdf').delivery).toEqual({
+      mode: 'redirect',
+      status: 302,
+      expiresIn: 120,
+      maxAge: 24,
+    })
+  })
+
+  it('records none when the column sets none', () => {
+    expect(getFileColumn(Report, 'scan').delivery).toBeUndefined()
+  })
+
+  it('refuses a wrong delivery at once, naming the option', () => {
+    expect(() => FileColumn({ delivery: { mode: 'bucket' } as unknown as 'stream' })).toThrow(
+      new ConfigurationError(`@FileColumn: option "delivery.mode" must be 'stream', 'redirect' or 'x-accel'`),
+    )
+  })
+})
