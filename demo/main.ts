@@ -5,6 +5,7 @@
  */
 import 'reflect-metadata'
 import path from 'node:path'
+import type { DataSource } from 'typeorm'
 import { createDataSource, mediaStorage } from '../ormconfig'
 import { storages } from '../src'
 import { buildApp } from './app'
@@ -36,8 +37,7 @@ async function main(): Promise<void> {
   }
   const dataSource = createDataSource(url)
   await dataSource.initialize()
-  await dataSource.runMigrations()
-  await seed(dataSource)
+  await migrateAndSeed(dataSource)
 
   const server = buildApp(dataSource).listen(port, host, () => {
     const address = server.address()
@@ -52,6 +52,31 @@ async function main(): Promise<void> {
   }
   process.once('SIGINT', shutdown)
   process.once('SIGTERM', shutdown)
+}
+
+/** Any 64-bit number names a Postgres advisory lock; this one is the demo's "migrate and seed" lock. */
+const SETUP_LOCK = 7_146_937_201
+
+/**
+ * Runs the migrations and the seed under a Postgres advisory lock, so that several instances
+ * started at once (docs/scale-out.md) take turns: the first migrates and seeds, the others find
+ * the work done. Without it, two instances racing on an empty database fail on duplicate types
+ * and slugs.
+ */
+async function migrateAndSeed(dataSource: DataSource): Promise<void> {
+  const runner = dataSource.createQueryRunner()
+  await runner.connect()
+  try {
+    await runner.query('SELECT pg_advisory_lock($1)', [SETUP_LOCK])
+    try {
+      await dataSource.runMigrations()
+      await seed(dataSource)
+    } finally {
+      await runner.query('SELECT pg_advisory_unlock($1)', [SETUP_LOCK])
+    }
+  } finally {
+    await runner.release()
+  }
 }
 
 main().catch((error: unknown) => {

@@ -3,8 +3,8 @@
  * the same Postgres database (a fresh one of its own) and the same s3rver bucket, sharing
  * SIGNING_SECRET: what a scale-out deployment is. Instance 1 starts first on the empty database and
  * bucket, so its seed attaches the demo files into S3; instance 2 starts after it, uploads nothing,
- * and serves instance 1's files. The seed is not safe to run from two instances at once (both would
- * insert the same rows), hence one after the other.
+ * and serves instance 1's files. Instances started at the same moment take turns to migrate and
+ * seed (an advisory lock in demo/main.ts): the last test starts two at once.
  */
 import { createHash } from 'node:crypto'
 import { ListObjectsV2Command } from '@aws-sdk/client-s3'
@@ -210,4 +210,25 @@ describe('signed URLs', () => {
         .status,
     ).toBe(200)
   })
+})
+
+describe('Two instances started at the same moment on an empty database and bucket', () => {
+  it('both come up: they take turns to migrate and seed, and the seed is there once', async () => {
+    const racingS3Bucket = await s3.bucket()
+    const racingDatabase = await emptyDatabase()
+    const env = { ...s3.env(racingS3Bucket), DATABASE_URL: racingDatabase.url, SIGNING_SECRET }
+    const started = await Promise.allSettled([startDemoInstance(env), startDemoInstance(env)])
+    try {
+      for (const result of started) expect(result.status).toBe('fulfilled')
+      const [one, two] = started.map((result) => (result as PromiseFulfilledResult<DemoInstance>).value)
+      for (const instance of [one, two] as DemoInstance[]) {
+        const response = await get(instance, '/object/default-file/hello-world/')
+        expect(response.status).toBe(200)
+        expect(response.body.toString()).toBe('Hello world!\n')
+      }
+    } finally {
+      for (const result of started) if (result.status === 'fulfilled') await result.value.stop()
+      await racingDatabase.drop()
+    }
+  }, 120_000)
 })
