@@ -2,7 +2,12 @@
  * @module The demo's photos, drawn by sharp at seed time from small SVG scenes (shapes only, no
  * text, so the bytes do not depend on the machine's fonts). Nothing is downloaded.
  */
-import sharp from 'sharp'
+import type Sharp from 'sharp'
+
+/** sharp, loaded when a photo is drawn (a seed with every photo in place never loads libvips). */
+function sharp(input: Buffer): Sharp.Sharp {
+  return (require('sharp') as typeof Sharp)(input)
+}
 
 /** One seeded photo: how to draw it, and how to encode it. */
 export interface PhotoSeed {

@@ -5,8 +5,9 @@
  */
 import { once } from 'node:events'
 import type { Readable } from 'node:stream'
-import sharp from 'sharp'
+import type sharp from 'sharp'
 import { FileColumnError } from '../errors'
+import { loadSharp } from './sharp'
 
 /**
  * The most pixels (width × height) sharp agrees to read, for metadata and for variants: sharp's own
@@ -103,7 +104,7 @@ export function imageFields(
  * const { width, height } = await probe.end()
  */
 export class ImageProbe {
-  private readonly sink = sharp({ limitInputPixels: LIMIT_INPUT_PIXELS })
+  private readonly sink = loadSharp()({ limitInputPixels: LIMIT_INPUT_PIXELS })
   private readonly result: Promise<sharp.Metadata>
   private bytes = 0
   /** Why the probe stopped listening (too many bytes, or abort()); end() rejects with it. */

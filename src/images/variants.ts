@@ -4,11 +4,12 @@
  */
 import os from 'node:os'
 import { pipeline, Transform } from 'node:stream'
-import sharp from 'sharp'
+import type sharp from 'sharp'
 import { DownloadError, FileNotFoundError } from '../errors'
 import type { Logger } from '../responder/send'
 import type { Storage, StorageStat } from '../storage/storage'
 import { inputTooLargeError, LIMIT_INPUT_BYTES, LIMIT_INPUT_PIXELS } from './metadata'
+import { loadSharp } from './sharp'
 
 /** The formats a variant can be encoded in. */
 export const VARIANT_FORMATS = ['webp', 'avif', 'jpeg', 'png'] as const
@@ -72,7 +73,7 @@ export function variantKey(prefix: string, sha256: string, spec: VariantSpec): s
  */
 export function variantPipeline(spec: VariantSpec): sharp.Sharp {
   const encoder = spec.quality !== undefined && usesQuality(spec.format) ? { quality: spec.quality } : {}
-  return sharp({ limitInputPixels: LIMIT_INPUT_PIXELS })
+  return loadSharp()({ limitInputPixels: LIMIT_INPUT_PIXELS })
     .rotate()
     .resize({ width: spec.width, withoutEnlargement: true })
     .toFormat(spec.format, encoder)

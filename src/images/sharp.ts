@@ -1,0 +1,15 @@
+/**
+ * @module sharp, loaded on first use. An app that never reads an image column or makes a variant
+ * never loads libvips: that spares it the startup time and memory, and on the bench machine
+ * loading libvips alone cut large-file streaming in the same process from about 2.3 to 1.4 GB/s
+ * (bench/README.md).
+ */
+import type Sharp from 'sharp'
+
+let loaded: typeof Sharp | undefined
+
+/** The sharp module, required the first time it is needed. */
+export function loadSharp(): typeof Sharp {
+  loaded ??= require('sharp') as typeof Sharp
+  return loaded
+}
