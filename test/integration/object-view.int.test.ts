@@ -234,6 +234,108 @@ describe('ObjectDownloadView lookup as a prepared statement', () => {
     }
   }
 
+  /** A listening app that serves `view` at `route`, and a GET on it that resolves with status and body. */
+  async function listening(view: ObjectDownloadView<Document>, route: string) {
+    const server = appFor(view, route).listen(0, '127.0.0.1')
+    await new Promise((resolve) => server.once('listening', resolve))
+    const { port } = server.address() as AddressInfo
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 64 })
+    const get = (path: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        http
+          .get({ host: '127.0.0.1', port, path, agent }, (response) => {
+            const chunks: Buffer[] = []
+            response.on('data', (chunk: Buffer) => chunks.push(chunk))
+            response.on('end', () =>
+              resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+            )
+          })
+          .on('error', reject)
+      })
+    const close = async () => {
+      agent.destroy()
+      await new Promise((resolve) => server.close(resolve))
+    }
+    return { get, close }
+  }
+
+  describe('with many lookups at once', () => {
+    // Slugs with the characters that a Postgres array literal escapes.
+    const slugs = Array.from({ length: 40 }, (_, i) => (i % 4 === 0 ? `we"ird\\,{${i}} slug` : `doc-${i}`))
+    let pool: { query: () => unknown }
+    let spy: jest.SpyInstance
+
+    beforeEach(async () => {
+      for (const [i, slug] of slugs.entries()) {
+        await counting.save(`docs/${i}.txt`, `content of ${i}`)
+        await documents.save(
+          documents.create({ slug, file: Object.assign(new StoredFile(), { path: `docs/${i}.txt` }) }),
+        )
+      }
+      pool = (dataSource.driver as unknown as { master: { query: () => unknown } }).master
+      spy = jest.spyOn(pool, 'query')
+    })
+
+    afterEach(() => spy.mockRestore())
+
+    it('answers each request with its own row, missing ones 404, in fewer queries than requests', async () => {
+      const { get, close } = await listening(bySlug(), '/d/:slug')
+      try {
+        const asked = [...slugs, ...slugs.slice(0, 10), 'missing-1', 'missing-2']
+        const answers = await Promise.all(asked.map((slug) => get(`/d/${encodeURIComponent(slug)}`)))
+        for (const [index, slug] of asked.entries()) {
+          const i = slugs.indexOf(slug)
+          expect(answers[index]).toEqual(
+            i === -1 ? { status: 404, body: 'Not Found\n' } : { status: 200, body: `content of ${i}` },
+          )
+        }
+      } finally {
+        await close()
+      }
+    })
+
+    it('sends the lookups made in the same turn of the event loop as one query', async () => {
+      const view = bySlug()
+      const request = (slug: string) => ({ req: {} as http.IncomingMessage, params: { slug } })
+      const asked = [...slugs, 'missing']
+      const found = await Promise.all(
+        asked.map((slug) =>
+          view.getObject(request(slug)).then(
+            (row) => row.file?.path,
+            () => 'none',
+          ),
+        ),
+      )
+      expect(found).toEqual([...slugs.map((_, i) => `docs/${i}.txt`), 'none'])
+      expect(spy).toHaveBeenCalledTimes(1)
+    })
+
+    it('does the same for an integer primary key', async () => {
+      const rows = await documents.find({ select: { id: true, slug: true } })
+      // Every row: the 40 above, and the suite's own "nums".
+      const bodies = new Map(
+        rows.map((row) => [
+          String(row.id),
+          row.slug === 'nums' ? '123456789' : `content of ${slugs.indexOf(row.slug)}`,
+        ]),
+      )
+      const view = new ObjectDownloadView({ dataSource, entity: Document, lookup: 'id', file: 'file' })
+      const { get, close } = await listening(view, '/i/:id')
+      try {
+        const asked = [...bodies.keys(), '999999', `00${[...bodies.keys()][0]}`]
+        const answers = await Promise.all(asked.map((id) => get(`/i/${id}`)))
+        for (const [index, id] of asked.entries()) {
+          const body = bodies.get(String(Number(id)))
+          expect(answers[index]).toEqual(
+            body === undefined ? { status: 404, body: 'Not Found\n' } : { status: 200, body },
+          )
+        }
+      } finally {
+        await close()
+      }
+    })
+  })
+
   it('serves the same with prepare: false', async () => {
     const view = new ObjectDownloadView({
       dataSource,
