@@ -2,7 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { bufferedBytes } from '../storage/source'
+import { bufferedBytes, recyclerOf } from '../storage/source'
 import type { ResponsePlan } from './respond'
 
 /** Where stream failures are reported: once per failed response, never for a client that left. */
@@ -86,7 +86,9 @@ export async function sendPlan(
     if (!body.readableEnded) onSourceFailure()
   })
   try {
-    await (expected === undefined ? pipeline(body, res) : pipeline(body, exactly(expected), res))
+    await (expected === undefined
+      ? pipeline(body, res)
+      : pipeline(body, exactly(expected, res, recyclerOf(body)), res))
   } catch (error) {
     if (!sourceFailed && isClientGone(error, res)) return
     logger.error(`Download of "${plan.file?.name ?? 'file'}" failed after the headers were sent`, error)
@@ -94,8 +96,17 @@ export async function sendPlan(
   }
 }
 
-/** Passes exactly `length` bytes, or fails: a short or long source never completes the response. */
-function exactly(length: number) {
+/**
+ * Passes exactly `length` bytes, or fails: a short or long source never completes the response.
+ * With `recycle` (a source that reuses its buffers), a chunk goes back to the source once `res`
+ * holds nothing unwritten: the pipeline asks for the next chunk only after writing this one, and a
+ * response with nothing buffered has handed every byte to the kernel, so no one reads it any more.
+ */
+export function exactly(
+  length: number,
+  res: Pick<ServerResponse, 'writableLength' | 'destroyed'>,
+  recycle?: (chunk: Buffer) => void,
+) {
   return async function* (source: Readable): AsyncGenerator<Buffer> {
     let seen = 0
     for await (const chunk of source) {
@@ -103,6 +114,7 @@ function exactly(length: number) {
       seen += buffer.length
       if (seen > length) throw new Error(`The source gave more than the ${length} bytes announced`)
       yield buffer
+      if (recycle && res.writableLength === 0 && !res.destroyed) recycle(buffer)
     }
     if (seen < length) throw new Error(`The source ended after ${seen} of ${length} bytes announced`)
   }

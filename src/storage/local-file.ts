@@ -5,7 +5,7 @@
 import { close, closeSync, constants, fstatSync, open, read, readlinkSync, realpath } from 'node:fs'
 import { Readable } from 'node:stream'
 import { promisify } from 'node:util'
-import { bufferedReadable } from './source'
+import { bufferedReadable, markRecycling } from './source'
 import type { ByteRange } from './storage'
 
 const openFile = promisify(open)
@@ -125,6 +125,8 @@ class FileRangeStream extends Readable {
   private released = false
   /** This stream's part of `heldBytes`: the sizes of its last two chunks. */
   private held: number[] = []
+  /** Chunks given back by the sender once written (`recycle`), read into again instead of new ones. */
+  private spare: Buffer[] = []
 
   constructor(
     private readonly fd: number,
@@ -136,6 +138,16 @@ class FileRangeStream extends Readable {
     super({ highWaterMark: 1 })
     this.position = start
     openStreams++
+    markRecycling(this, (chunk) => this.recycle(chunk))
+  }
+
+  /**
+   * Takes back a chunk this stream gave out, which its consumer no longer needs (the socket wrote
+   * it): the next read goes into its memory. At most two are kept.
+   */
+  private recycle(chunk: Buffer): void {
+    if (this.destroyed || this.spare.length >= 2 || chunk.byteOffset !== 0) return
+    this.spare.push(Buffer.from(chunk.buffer, 0, chunk.buffer.byteLength))
   }
 
   override _read(): void {
@@ -148,7 +160,8 @@ class FileRangeStream extends Readable {
       this.push(null)
       return
     }
-    const buffer = Buffer.allocUnsafe(length)
+    const spare = this.spare.pop()
+    const buffer = spare && spare.length >= length ? spare.subarray(0, length) : Buffer.allocUnsafe(length)
     this.reading = true
     read(this.fd, buffer, 0, length, this.position, (error, bytesRead) => {
       this.reading = false
