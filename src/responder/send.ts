@@ -69,7 +69,9 @@ export async function sendPlan(
   // length that does not match goes the long way, which cuts the response as it must.
   const bytes = bufferedBytes(body)
   if (bytes !== undefined && (expected === undefined || bytes.length === expected)) {
-    res.end(bytes)
+    // The bytes go back to their source once written ('finish'), for its next read.
+    const recycle = recyclerOf(body)
+    res.end(bytes, recycle && (() => recycle(bytes)))
     body.destroy()
     return
   }

@@ -59,14 +59,16 @@ export async function openLocalFile(
   if (length > chunkSize)
     return new FileRangeStream(fd, start, range === undefined ? Infinity : range.end, chunkSize)
   try {
-    const bytes = Buffer.allocUnsafe(length)
+    const bytes = takeBuffer(length)
     let filled = 0
     while (filled < length) {
       const { bytesRead } = await readFile(fd, bytes, filled, length - filled, start + filled)
       if (bytesRead === 0) break // truncated since fstat: the sender sees a short body and cuts it
       filled += bytesRead
     }
-    return bufferedReadable(filled === length ? bytes : bytes.subarray(0, filled))
+    const stream = bufferedReadable(filled === length ? bytes : bytes.subarray(0, filled))
+    markRecycling(stream, giveBack)
+    return stream
   } finally {
     closeSync(fd)
   }
@@ -125,8 +127,6 @@ class FileRangeStream extends Readable {
   private released = false
   /** This stream's part of `heldBytes`: the sizes of its last two chunks. */
   private held: number[] = []
-  /** Chunks given back by the sender once written (`recycle`), read into again instead of new ones. */
-  private spare: Buffer[] = []
 
   constructor(
     private readonly fd: number,
@@ -138,16 +138,7 @@ class FileRangeStream extends Readable {
     super({ highWaterMark: 1 })
     this.position = start
     openStreams++
-    markRecycling(this, (chunk) => this.recycle(chunk))
-  }
-
-  /**
-   * Takes back a chunk this stream gave out, which its consumer no longer needs (the socket wrote
-   * it): the next read goes into its memory. At most two are kept.
-   */
-  private recycle(chunk: Buffer): void {
-    if (this.destroyed || this.spare.length >= 2 || chunk.byteOffset !== 0) return
-    this.spare.push(Buffer.from(chunk.buffer, 0, chunk.buffer.byteLength))
+    markRecycling(this, giveBack)
   }
 
   override _read(): void {
@@ -160,8 +151,7 @@ class FileRangeStream extends Readable {
       this.push(null)
       return
     }
-    const spare = this.spare.pop()
-    const buffer = spare && spare.length >= length ? spare.subarray(0, length) : Buffer.allocUnsafe(length)
+    const buffer = takeBuffer(length)
     this.reading = true
     read(this.fd, buffer, 0, length, this.position, (error, bytesRead) => {
       this.reading = false
@@ -203,4 +193,36 @@ class FileRangeStream extends Readable {
     for (const bytes of this.held) heldBytes -= bytes
     this.held = []
   }
+}
+
+/**
+ * Read buffers that senders gave back once the socket wrote them (`markRecycling`), for the next
+ * reads of any file. Allocating a fresh buffer of 64 KiB to 1 MiB per read made V8 collect garbage
+ * so often that, in an app with a real heap, a 100 MiB download ran at half the speed (bench/README.md).
+ * At most {@link POOL_SIZE} buffers are kept; smaller reads use Node's own slab.
+ */
+const pool: ArrayBuffer[] = []
+const POOL_SIZE = 16
+/** The smallest buffer worth keeping. */
+const POOLED = 64 * 1024
+
+/** A buffer of `length` bytes, in the memory of a given-back one when one is large enough. */
+function takeBuffer(length: number): Buffer {
+  if (length >= POOLED) {
+    for (let index = pool.length - 1; index >= 0; index--) {
+      const memory = pool[index] as ArrayBuffer
+      if (memory.byteLength >= length) {
+        pool.splice(index, 1)
+        return Buffer.from(memory, 0, length)
+      }
+    }
+  }
+  return Buffer.allocUnsafe(length)
+}
+
+/** Takes back a chunk that nothing references any more. Never the same memory twice. */
+function giveBack(chunk: Buffer): void {
+  const memory = chunk.buffer as ArrayBuffer
+  if (chunk.byteOffset !== 0 || memory.byteLength < POOLED || pool.length >= POOL_SIZE) return
+  if (!pool.includes(memory)) pool.push(memory)
 }

@@ -211,8 +211,12 @@ describe('ObjectDownloadView in a child process when the database goes away', ()
     const lock = await lockDocuments()
     let first: Promise<Exchange>[] = []
     try {
-      first = Array.from({ length: POOL_SIZE }, () => get())
-      await waitForBlockedLookups(POOL_SIZE)
+      // One at a time: lookups that arrive together share one query (ObjectDownloadView batches
+      // them), and each must hold a connection of its own.
+      for (let busy = 1; busy <= POOL_SIZE; busy++) {
+        first.push(get())
+        await waitForBlockedLookups(busy)
+      }
       expectUnavailable(await get())
     } finally {
       await unlock(lock)
