@@ -209,7 +209,7 @@ describe('ObjectDownloadView in a child process when the database goes away', ()
   it('answers 503 when every pooled connection stays busy past the wait timeout', async () => {
     await expectRecovered()
     const lock = await lockDocuments()
-    let first: Promise<Exchange>[] = []
+    const first: Promise<Exchange>[] = []
     try {
       // One at a time: lookups that arrive together share one query (ObjectDownloadView batches
       // them), and each must hold a connection of its own.
