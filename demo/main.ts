@@ -72,7 +72,9 @@ async function migrateAndSeed(dataSource: DataSource): Promise<void> {
       await dataSource.runMigrations()
       await seed(dataSource)
     } finally {
-      await runner.query('SELECT pg_advisory_unlock($1)', [SETUP_LOCK])
+      // A broken connection has released the lock with its session; its error must not hide the
+      // migration's own.
+      await runner.query('SELECT pg_advisory_unlock($1)', [SETUP_LOCK]).catch(() => undefined)
     }
   } finally {
     await runner.release()

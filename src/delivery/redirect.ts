@@ -5,7 +5,7 @@
 import type { DownloadFile } from '../files/download-file'
 import { isActiveContent, resolveContentType } from '../responder/content-type'
 import { contentDisposition } from '../responder/disposition'
-import type { ResponsePlan } from '../responder/respond'
+import { type ResponsePlan, withExtra } from '../responder/respond'
 import type { Delivery } from './options'
 import { checkedUrl, type SigningStorage } from './presigned'
 
@@ -63,12 +63,4 @@ function headerOf(plan: ResponsePlan, name: string): string | undefined {
   const wanted = name.toLowerCase()
   for (const [key, value] of Object.entries(plan.headers)) if (key.toLowerCase() === wanted) return value
   return undefined
-}
-
-/** `ours` plus the view's extra headers; ours win whatever the case of an extra name. */
-function withExtra(extra: Record<string, string>, ours: Record<string, string>): Record<string, string> {
-  const taken = new Set(Object.keys(ours).map((name) => name.toLowerCase()))
-  const merged: Record<string, string> = {}
-  for (const [name, value] of Object.entries(extra)) if (!taken.has(name.toLowerCase())) merged[name] = value
-  return { ...merged, ...ours }
 }

@@ -189,7 +189,10 @@ export function planResponse(
  * `content-length` and `Content-Length` as two fields, and a second Content-Length or Content-Type
  * breaks the response.
  */
-function withExtra(extra: Record<string, string>, ours: Record<string, string>): Record<string, string> {
+export function withExtra(
+  extra: Record<string, string>,
+  ours: Record<string, string>,
+): Record<string, string> {
   if (isEmpty(extra)) return ours
   const taken = new Set(Object.keys(ours).map((name) => name.toLowerCase()))
   const merged: Record<string, string> = {}

@@ -1,5 +1,5 @@
 /** @module Writing a ResponsePlan to a Node ServerResponse: backpressure, clean aborts, exact lengths. */
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import { type IncomingMessage, ServerResponse } from 'node:http'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { bufferedBytes, recyclerOf } from '../storage/source'
@@ -70,7 +70,7 @@ export async function sendPlan(
   const bytes = bufferedBytes(body)
   if (bytes !== undefined && (expected === undefined || bytes.length === expected)) {
     // The bytes go back to their source once written ('finish'), for its next read.
-    const recycle = recyclerOf(body)
+    const recycle = recyclerFor(body, res)
     res.end(bytes, recycle && (() => recycle(bytes)))
     body.destroy()
     return
@@ -90,7 +90,7 @@ export async function sendPlan(
   try {
     await (expected === undefined
       ? pipeline(body, res)
-      : pipeline(body, exactly(expected, res, recyclerOf(body)), res))
+      : pipeline(body, exactly(expected, res, recyclerFor(body, res)), res))
   } catch (error) {
     if (!sourceFailed && isClientGone(error, res)) return
     logger.error(`Download of "${plan.file?.name ?? 'file'}" failed after the headers were sent`, error)
@@ -120,6 +120,18 @@ export function exactly(
     }
     if (seen < length) throw new Error(`The source ended after ${seen} of ${length} bytes announced`)
   }
+}
+
+/**
+ * The source's recycler, when `res` writes through Node's own `write` and `end`: only then does
+ * "nothing left unwritten" (or 'finish') mean the socket has the bytes. Middleware that replaces
+ * them (compression, body rewriting, logging) may keep a chunk after its write returned, and a
+ * buffer reused under it would send other bytes, another file's even.
+ */
+function recyclerFor(body: Readable, res: ServerResponse): ((chunk: Buffer) => void) | undefined {
+  if (res.write !== ServerResponse.prototype.write || res.end !== ServerResponse.prototype.end)
+    return undefined
+  return recyclerOf(body)
 }
 
 function isClientGone(error: unknown, res: ServerResponse): boolean {

@@ -82,8 +82,11 @@ function descriptorPath(fd: number): string | undefined {
   if (!procAvailable) return undefined
   try {
     return readlinkSync(`/proc/self/fd/${fd}`)
-  } catch {
-    procAvailable = false
+  } catch (error) {
+    // No /proc here (a container without it): fall back for good. Any other failure falls back
+    // for this file only.
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') procAvailable = false
     return undefined
   }
 }

@@ -273,7 +273,11 @@ export class S3Storage implements Storage {
       this.translate(error, key, 'open')
     }
     const body = nodeReadable(output.Body)
-    if (!body) throw new Error(`${this.name} answered GetObject "${key}" without a body`)
+    if (!body) {
+      // Whatever it is, let go of its connection.
+      ;(output.Body as { destroy?: () => void } | undefined)?.destroy?.()
+      throw new Error(`${this.name} answered GetObject "${key}" without a body`)
+    }
     if (!range) return body
     const fitted = fitToRange(body, parseContentRange(output.ContentRange), range)
     if (!fitted) {

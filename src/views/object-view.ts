@@ -297,11 +297,13 @@ export class ObjectDownloadView<E extends ObjectLiteral> extends DownloadView {
       for (const row of result.rows) answers[Number(row.__dv_index) - 1]?.push(row)
       for (const [index, waiter] of waiters.entries()) waiter.resolve(answers[index] ?? [])
     } catch (error) {
-      waiters.forEach((waiter, index) => {
-        if (isStalePlan(error))
-          this.dataSource.query(query.sql, [values[index]]).then(waiter.resolve, waiter.reject)
-        else waiter.reject(error)
-      })
+      // The database is down: every lookup of the batch gets that answer. Anything else (a stale
+      // plan after a migration, a statement timeout) is one value's problem at most: each value is
+      // looked up alone, so that one failure never fails the other requests of its batch.
+      for (const [index, waiter] of waiters.entries()) {
+        if (isConnectionError(error) && !isStalePlan(error)) waiter.reject(error)
+        else this.lookupAlone(pool, query, values[index] as string).then(waiter.resolve, waiter.reject)
+      }
     }
   }
 
@@ -449,7 +451,7 @@ function isConnectionError(error: unknown): boolean {
     return true
   return (
     typeof message === 'string' &&
-    /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Query read timeout/i.test(
+    /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Query read timeout|Cannot use a pool after calling end/i.test(
       message,
     )
   )

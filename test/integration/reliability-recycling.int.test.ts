@@ -66,3 +66,50 @@ it('sends every byte right to fast and slow readers at once, whole files and ran
   }
   await delay(0)
 }, 60_000)
+
+describe('behind middleware that holds written chunks (body rewriters, buffering loggers)', () => {
+  let held: AppServer
+
+  beforeAll(async () => {
+    const storage = new LocalStorage({ root })
+    await storage.save('small.bin', content.subarray(0, 900_000))
+    const view = new StorageDownloadView({ storage, param: 'path' })
+    held = await listen((req, res) => {
+      // Keeps every chunk until end(), then sends them all: the socket has nothing unwritten
+      // while the chunks are still held, so a sender that reused them would send other bytes.
+      const chunks: Buffer[] = []
+      const end = res.end.bind(res)
+      res.write = ((chunk: Buffer) => {
+        chunks.push(chunk)
+        return true
+      }) as typeof res.write
+      res.end = ((chunk?: Buffer) => {
+        if (chunk) chunks.push(chunk)
+        setTimeout(() => end(Buffer.concat(chunks)), 20)
+        return res
+      }) as typeof res.end
+      const key = (req.url ?? '').includes('small') ? 'small.bin' : 'big.bin'
+      view.serve(req, res, { path: key }).catch(() => res.destroy())
+    })
+  })
+
+  afterAll(() => held.close())
+
+  it('sends every byte right: no buffer is reused under it', async () => {
+    const get = (path: string) =>
+      new Promise<Buffer>((resolve, reject) => {
+        http
+          .get({ host: '127.0.0.1', port: held.port, path, agent: false }, (res) => {
+            readSlowly(res, 0).then(resolve, reject)
+          })
+          .on('error', reject)
+      })
+    const paths = ['/big', '/small', '/big', '/small', '/big', '/small']
+    const bodies = await Promise.all(paths.map(get))
+    for (const [index, body] of bodies.entries()) {
+      const expected = paths[index] === '/big' ? content : content.subarray(0, 900_000)
+      expect(body.length).toBe(expected.length)
+      expect(sha256(body)).toBe(sha256(expected))
+    }
+  }, 60_000)
+})
