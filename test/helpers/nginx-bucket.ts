@@ -3,10 +3,7 @@
  * docs/scale-out.md documents, with an `internal` location that proxies to an S3-compatible
  * endpoint (s3rver on loopback in the tests), started and stopped by the test.
  */
-import { readFile, writeFile } from 'node:fs/promises'
-import path from 'node:path'
-import { startForeground } from './foreground-server'
-import { findNginx, type RunningNginx } from './nginx'
+import { type RunningNginx, startNginxWith } from './nginx'
 
 /** What the bucket location needs. */
 export interface BucketLocation {
@@ -169,29 +166,8 @@ ${bucketLocationBlock({
  * URI, the status, the app's X-Accel-Redirect, the internal URI, and each upstream's address and
  * status: the bucket's port shows that nginx fetched the bytes from the bucket.
  */
-export async function startBucketNginx(options: BucketNginxOptions): Promise<RunningNginx> {
-  const binary = findNginx()
-  if (!binary) {
-    throw new Error(
-      'nginx is not installed, and the x-accel delivery test needs a real one: ' +
-        'install it (Debian/Ubuntu: apt-get install -y nginx) or set NGINX=/path/to/nginx',
-    )
-  }
-  const server = await startForeground({
-    name: 'nginx',
-    prefix: 'downloadview-nginx-bucket-',
-    pidFile: 'nginx.pid',
-    errorLog: 'error.log',
-    write: async (dir, port) => {
-      const config = path.join(dir, 'nginx.conf')
-      await writeFile(config, bucketNginxConfig({ ...options, dir, port }))
-      return config
-    },
-    args: (config) => {
-      const dir = path.dirname(config)
-      return ['-p', `${dir}/`, '-c', config, '-e', path.join(dir, 'error.log')]
-    },
-    binary,
-  })
-  return { ...server, accessLog: () => readFile(path.join(server.dir, 'access.log'), 'utf8').catch(() => '') }
+export function startBucketNginx(options: BucketNginxOptions): Promise<RunningNginx> {
+  return startNginxWith('the x-accel delivery test', 'downloadview-nginx-bucket-', (dir, port) =>
+    bucketNginxConfig({ ...options, dir, port }),
+  )
 }

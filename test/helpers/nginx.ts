@@ -118,24 +118,39 @@ export function findNginx(): string | undefined {
  * Starts nginx in front of the app on `appPort`, on a free loopback port, in the foreground as a
  * child of this process. Throws (never skips) when nginx is not installed.
  */
-export async function startNginx(options: Omit<NginxConfigOptions, 'dir' | 'port'>): Promise<RunningNginx> {
+export function startNginx(options: Omit<NginxConfigOptions, 'dir' | 'port'>): Promise<RunningNginx> {
+  return startNginxWith('the X-Accel-Redirect integration test', 'downloadview-nginx-', (dir, port) =>
+    nginxConfig({ ...options, dir, port }),
+  )
+}
+
+/**
+ * Starts nginx with the configuration `render(dir, port)` returns (its folder, and a free loopback
+ * port), in the foreground as a child of this process, with its access log readable. Throws
+ * (never skips) when nginx is not installed, naming `purpose` (the test that needs it).
+ */
+export async function startNginxWith(
+  purpose: string,
+  prefix: string,
+  render: (dir: string, port: number) => string,
+): Promise<RunningNginx> {
   const binary = findNginx()
   if (!binary) {
     throw new Error(
-      'nginx is not installed, and the X-Accel-Redirect integration test needs a real one: ' +
+      `nginx is not installed, and ${purpose} needs a real one: ` +
         'install it (Debian/Ubuntu: apt-get install -y nginx-light, or nginx) or set NGINX=/path/to/nginx',
     )
   }
   const server = await startForeground({
     name: 'nginx',
-    prefix: 'downloadview-nginx-',
+    prefix,
     // Ready once nginx wrote its pid: it bound the port (another process on it would have stopped
     // nginx first) and the port answers.
     pidFile: 'nginx.pid',
     errorLog: 'error.log',
     write: async (dir, port) => {
       const config = path.join(dir, 'nginx.conf')
-      await writeFile(config, nginxConfig({ ...options, dir, port }))
+      await writeFile(config, render(dir, port))
       return config
     },
     // -e: the error log from the very start, before the configuration is read (nginx >= 1.19.5).
