@@ -3,7 +3,7 @@
  * docs/scale-out.md documents, with an `internal` location that proxies to an S3-compatible
  * endpoint (s3rver on loopback in the tests), started and stopped by the test.
  */
-import { type RunningNginx, startNginxWith } from './nginx'
+import { nginxPreamble, type RunningNginx, startNginxWith } from './nginx'
 
 /** What the bucket location needs. */
 export interface BucketLocation {
@@ -116,26 +116,8 @@ export interface BucketNginxOptions {
 /** A complete nginx.conf: nginx in front of the app, proxying the bucket location to the endpoint. */
 export function bucketNginxConfig(options: BucketNginxOptions & { dir: string; port: number }): string {
   const { dir } = options
-  const user = process.getuid?.() === 0 ? 'user root;\n' : ''
   const server = `127.0.0.1:${options.bucketPort}`
-  return `${user}worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log info;
-events { worker_connections 128; }
-http {
-  log_format bucket '$request_uri $status $body_bytes_sent "$upstream_http_x_accel_redirect" $uri $upstream_addr $upstream_status';
-  access_log ${dir}/access.log bucket;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  default_type application/octet-stream;
-
-  upstream app {
-    server 127.0.0.1:${options.appPort};
-  }
+  return `${nginxPreamble(dir, options.appPort, '$request_uri $status $body_bytes_sent "$upstream_http_x_accel_redirect" $uri $upstream_addr $upstream_status')}
 
 ${bucketUpstreamBlock('bucket', server)}
 

@@ -57,9 +57,11 @@ export function internalLocationBlock(
   return lines.map((line) => pad + line).join('\n')
 }
 
-/** A complete nginx.conf: nginx in front of the app on loopback, with the internal locations. */
-export function nginxConfig(options: NginxConfigOptions): string {
-  const { dir } = options
+/**
+ * The start of a test nginx.conf, up to and including the `app` upstream inside `http {`: a
+ * foreground nginx with every file in `dir`, and an access log in `logFormat`.
+ */
+export function nginxPreamble(dir: string, appPort: number, logFormat: string): string {
   // As root, nginx would switch its workers to "nobody", who cannot read the test's private folders.
   const user = process.getuid?.() === 0 ? 'user root;\n' : ''
   return `${user}worker_processes 1;
@@ -68,8 +70,8 @@ pid ${dir}/nginx.pid;
 error_log ${dir}/error.log info;
 events { worker_connections 128; }
 http {
-  log_format offload '$request_uri $status $body_bytes_sent "$upstream_http_x_accel_redirect" $uri';
-  access_log ${dir}/access.log offload;
+  log_format main '${logFormat}';
+  access_log ${dir}/access.log main;
   client_body_temp_path ${dir}/client_body;
   proxy_temp_path ${dir}/proxy;
   fastcgi_temp_path ${dir}/fastcgi;
@@ -78,8 +80,15 @@ http {
   default_type application/octet-stream;
 
   upstream app {
-    server 127.0.0.1:${options.appPort};
+    server 127.0.0.1:${appPort};
   }
+`
+}
+
+/** A complete nginx.conf: nginx in front of the app on loopback, with the internal locations. */
+export function nginxConfig(options: NginxConfigOptions): string {
+  const { dir } = options
+  return `${nginxPreamble(dir, options.appPort, '$request_uri $status $body_bytes_sent "$upstream_http_x_accel_redirect" $uri')}
 
   server {
     listen 127.0.0.1:${options.port};
