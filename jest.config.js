@@ -1,4 +1,7 @@
-/** Jest: unit tests (no database, no network) and integration tests (real Postgres, HTTP). */
+/**
+ * Jest: unit tests (no database, no network), integration tests (real Postgres, HTTP) and server
+ * tests (integration behind real nginx, Apache, lighttpd or Chromium, which Node does not bring).
+ */
 const swc = [
   '@swc/jest',
   {
@@ -12,10 +15,21 @@ const swc = [
   },
 ]
 
+/**
+ * TYPEORM=0.3 runs the suites against typeorm 0.3.x (the devDependency alias `typeorm-0.3`) instead
+ * of the 1.x that `typeorm` resolves to: every `typeorm` and `typeorm/...` import, ours and the
+ * demo's, then loads the 0.3 copy. `.ci/run` runs the suites both ways.
+ */
+const typeormMajor = process.env.TYPEORM ?? '1'
+if (!['0.3', '1'].includes(typeormMajor)) throw new Error(`TYPEORM must be 0.3 or 1, not "${typeormMajor}"`)
+const moduleNameMapper =
+  typeormMajor === '0.3' ? { '^typeorm$': 'typeorm-0.3', '^typeorm/(.*)$': 'typeorm-0.3/$1' } : {}
+
 const common = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': swc },
   moduleFileExtensions: ['ts', 'js', 'json'],
+  moduleNameMapper,
 }
 
 /** @type {import('jest').Config} */
@@ -33,6 +47,15 @@ module.exports = {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.int.test.ts'],
+      globalSetup: '<rootDir>/test/helpers/global-setup.ts',
+      globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
+    },
+    {
+      // Like integration, with real programs that are not Node's beside Postgres: nginx, Apache with
+      // mod_xsendfile, lighttpd, Chromium. `npm run test:servers`; `npm test` leaves them out.
+      ...common,
+      displayName: 'servers',
+      testMatch: ['<rootDir>/test/servers/**/*.int.test.ts'],
       globalSetup: '<rootDir>/test/helpers/global-setup.ts',
       globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
     },

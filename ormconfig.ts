@@ -9,14 +9,8 @@ import { Document } from './entities/Document'
 import { Photo } from './entities/Photo'
 import { CreateDocument1764000000000 } from './migrations/1764000000000-CreateDocument'
 import { CreatePhoto1764100000000 } from './migrations/1764100000000-CreatePhoto'
-import {
-  ConfigurationError,
-  FileColumnSubscriber,
-  LocalStorage,
-  S3Storage,
-  type Storage,
-  storages,
-} from './src'
+import { ConfigurationError, FileColumnSubscriber, LocalStorage, type Storage, storages } from './src'
+import { S3Storage } from './src/s3'
 
 /** The demo's entities and migrations, for tests and tools that build their own DataSource. */
 export const entities = [Document, Photo]

@@ -10,19 +10,18 @@ import {
   ConfigurationError,
   type DeliveryOption,
   type DownloadRequest,
-  downloadErrorHandler,
   HTTPDownloadView,
-  ImageVariantView,
   ObjectDownloadView,
   PathDownloadView,
   requireSignature,
   type SigningKey,
   signUrl,
   StorageDownloadView,
-  toHandler,
   VirtualDownloadView,
   xAccelRedirect,
 } from '../src'
+import { downloadErrorHandler, toHandler } from '../src/express'
+import { ImageVariantView } from '../src/images'
 
 /** The internal nginx location that serves the media storage (docs/nginx.md). */
 export const MEDIA_LOCATION = '/protected/media/'

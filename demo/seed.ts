@@ -2,7 +2,8 @@
 import type { DataSource } from 'typeorm'
 import { Document } from '../entities/Document'
 import { Photo } from '../entities/Photo'
-import { attachFile, hasFile, StoredFile, StoredImage, storages } from '../src'
+import { attachFile, hasFile, StoredFile, storages } from '../src'
+import { StoredImage } from '../src/images'
 import { PHOTO_SEEDS } from './photos'
 
 interface SeedFile {

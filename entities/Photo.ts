@@ -1,6 +1,6 @@
 /** @module The demo's Photo: a row with an image column (dimensions and format in real columns). */
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm'
-import { ImageColumn, type StoredImage } from '../src'
+import { ImageColumn, type StoredImage } from '../src/images'
 
 @Entity({ name: 'photo' })
 export class Photo {

@@ -1,4 +1,9 @@
-/** @module typeorm-downloadview: the public surface. Re-exports only. */
+/**
+ * @module typeorm-downloadview: the public surface. Re-exports only. Optional parts have their own
+ * entries, so that the root never loads them: `typeorm-downloadview/express` (the Express adapter),
+ * `typeorm-downloadview/s3` (S3Storage, the AWS SDK), `typeorm-downloadview/images` (image columns
+ * and variants, sharp) and `typeorm-downloadview/testing` (assertDownload).
+ */
 export { attachFile, type AttachFileOptions, type AttachSource } from './columns/attach-file'
 export {
   FileColumn,
@@ -8,8 +13,6 @@ export {
   getFileColumns,
 } from './columns/file-column'
 export { FileColumnSubscriber, fillFileColumns } from './columns/file-column-subscriber'
-export { ImageColumn } from './columns/image-column'
-export { type ImageField, StoredImage } from './columns/stored-image'
 export { hasFile, StoredFile } from './columns/stored-file'
 export {
   BadPathError,
@@ -38,7 +41,6 @@ export {
 } from './delivery/options'
 export { canSign, DeliveryError, type SigningStorage } from './delivery/presigned'
 export { BUCKET_RANGE_HEADER } from './delivery/x-accel'
-export { downloadErrorHandler, toHandler } from './express/to-handler'
 export type { DownloadFile, FileLocation } from './files/download-file'
 export { HTTPFile, type HTTPFileRequest } from './files/http-file'
 export { PathFile, type PathFileInfo } from './files/path-file'
@@ -64,13 +66,6 @@ export {
   xSendfile,
 } from './offload/x-sendfile'
 export {
-  type ImageMetadata,
-  imageContentType,
-  LIMIT_INPUT_BYTES,
-  readImageMetadata,
-} from './images/metadata'
-export { VARIANT_FORMATS, type VariantFormat, variantKey } from './images/variants'
-export {
   KEY_ID,
   MIN_SECRET_BYTES,
   type ResolvedSignatureOptions,
@@ -91,7 +86,6 @@ export {
 export { LocalStorage, type LocalStorageOptions } from './storage/local-storage'
 export { MemoryStorage } from './storage/memory-storage'
 export { DEFAULT_STORAGE, StorageRegistry, storages } from './storage/registry'
-export { S3Storage, type S3StorageOptions } from './storage/s3-storage'
 export type { ByteRange, SaveSource, SignedUrlOptions, Storage, StorageStat } from './storage/storage'
 export {
   type DownloadHandler,
@@ -103,11 +97,6 @@ export {
   VIEW_OPTIONS,
 } from './views/download-view'
 export { HTTPDownloadView, type HTTPDownloadViewOptions } from './views/http-view'
-export {
-  DEFAULT_VARIANT_WIDTHS,
-  ImageVariantView,
-  type ImageVariantViewOptions,
-} from './views/image-variant-view'
 export { type ObjectDownloadViewOptions, ObjectDownloadView, type ObjectLookup } from './views/object-view'
 export { PathDownloadView, type PathDownloadViewOptions } from './views/path-view'
 export { StorageDownloadView, type StorageDownloadViewOptions } from './views/storage-view'

@@ -17,14 +17,8 @@ import path from 'node:path'
 import { buildApp, MEDIA_LOCATION } from '../../demo/app'
 import { Document } from '../../entities/Document'
 import { createDataSource } from '../../ormconfig'
-import {
-  downloadErrorHandler,
-  LocalStorage,
-  ObjectDownloadView,
-  storages,
-  toHandler,
-  xAccelRedirect,
-} from '../../src'
+import { LocalStorage, ObjectDownloadView, storages, xAccelRedirect } from '../../src'
+import { downloadErrorHandler, toHandler } from '../../src/express'
 
 /** The bench-only route: ObjectDownloadView by slug, offloaded to nginx. */
 export const X_ACCEL_ROUTE = '/bench/x-accel/:slug/'

@@ -7,9 +7,9 @@ import { lookup } from 'mime-types'
 import type { ObjectLiteral } from 'typeorm'
 import { ConfigurationError } from '../errors'
 import { asciiFilename, safeBasename } from '../files/filename'
-import { ImageProbe, type ImageMetadata, imageFields, notAnImageError } from '../images/metadata'
 import { storages } from '../storage/registry'
 import type { StorageStat } from '../storage/storage'
+import type { ProbedContent } from './content-probe'
 import { getFileColumn } from './file-column'
 import { StoredFile } from './stored-file'
 import { StoredImage } from './stored-image'
@@ -66,7 +66,7 @@ export async function attachFile<E extends ObjectLiteral>(
 
   const hash = createHash('sha256')
   // An image column reads the image metadata from the bytes being written: one pass over the source.
-  const probe = column.image ? new ImageProbe() : undefined
+  const probe = column.probe?.start()
   async function* hashing(): AsyncGenerator<Buffer> {
     // A file is opened here, when the storage starts reading: a save that fails before that (a
     // directory it cannot create) must not leave a descriptor open that nothing will ever close.
@@ -87,25 +87,25 @@ export async function attachFile<E extends ObjectLiteral>(
     probe?.abort()
     throw error
   }
-  let image: ImageMetadata | undefined
+  let probed: ProbedContent | undefined
   if (probe) {
     try {
-      image = await probe.end()
+      probed = await probe.end()
     } catch (error) {
       // Not an image: take back what was written, so no orphan is left in the storage.
       await storage.delete(key).catch(() => undefined)
-      throw notAnImageError(`${entity.constructor.name}.${property}`, name, error)
+      throw column.probe?.refuse(`${entity.constructor.name}.${property}`, name, error) ?? error
     }
   }
 
-  const value = image ? Object.assign(new StoredImage(), imageFields(image)) : new StoredFile()
+  const value = column.image ? Object.assign(new StoredImage(), probed?.fields) : new StoredFile()
   value.path = key
   value.name = name
   value.size = stat.size
   value.modifiedAt = stat.modifiedAt
   value.sha256 = hash.digest('hex')
   value.contentType =
-    image?.contentType ?? options.contentType ?? (lookup(name) || 'application/octet-stream')
+    probed?.contentType ?? options.contentType ?? (lookup(name) || 'application/octet-stream')
   markVerified(value)
   ;(entity as ObjectLiteral)[property] = value
   return value

@@ -13,9 +13,9 @@ import {
 } from 'typeorm'
 import { BadPathError, FileColumnError, FileNotFoundError, UnsafePathError } from '../errors'
 import { basename } from '../files/storage-file'
-import { ImageProbe, type ImageMetadata, imageFields, notAnImageError } from '../images/metadata'
 import { storages } from '../storage/registry'
 import { sha256Of } from './checksum'
+import type { ProbedContent } from './content-probe'
 import { type FileColumnMetadata, getFileColumns } from './file-column'
 import { hasFile, type StoredFile } from './stored-file'
 import type { StoredImage } from './stored-image'
@@ -78,7 +78,7 @@ async function describe(
   const storage = storages.get(column.storage)
   const where = `${entity.constructor.name}.${column.propertyName}`
   // An image column reads the image metadata from the bytes being hashed: one read of the file.
-  const probe = column.image ? new ImageProbe() : undefined
+  const probe = column.probe?.start()
   try {
     const stat = await storage.stat(value.path)
     value.size = stat.size
@@ -102,20 +102,20 @@ async function describe(
     }
     throw error
   }
-  let image: ImageMetadata | undefined
+  let probed: ProbedContent | undefined
   if (probe) {
     try {
-      image = await probe.end()
+      probed = await probe.end()
     } catch (error) {
-      throw notAnImageError(where, value.path, error)
+      throw column.probe?.refuse(where, value.path, error) ?? error
     }
-    Object.assign(value, imageFields(image) satisfies Partial<StoredImage>)
+    Object.assign(value, probed.fields)
   }
   // A name or type carried over from the replaced file described that file, not this one.
   if (!value.name || (replaced && value.name === replaced.name)) value.name = basename(value.path)
   // An image's type comes from its bytes: a name (or a caller) cannot make a PNG pass for HTML.
-  if (image?.contentType) {
-    value.contentType = image.contentType
+  if (probed?.contentType) {
+    value.contentType = probed.contentType
     return
   }
   const explicitType = value.contentType && !(replaced && value.contentType === replaced.contentType)

@@ -6,6 +6,7 @@ import { Column } from 'typeorm'
 import { type Delivery, type DeliveryOption, resolveDelivery } from '../delivery/options'
 import { ConfigurationError } from '../errors'
 import { DEFAULT_STORAGE } from '../storage/registry'
+import type { ContentProbe } from './content-probe'
 import { StoredFile } from './stored-file'
 import { type ImageField, StoredImage } from './stored-image'
 
@@ -53,6 +54,8 @@ export interface FileColumnMetadata {
   delivery?: Delivery
   /** Whether it is an `@ImageColumn()`: a StoredImage, with width, height, format and alpha columns. */
   image: boolean
+  /** What reads the column's extra fields from the bytes (sharp, for an image column). */
+  probe?: ContentProbe
   /** The database column names, by StoredFile field (and StoredImage field for image columns). */
   columns: Record<keyof StoredFile, string> & Partial<Record<ImageField, string>>
 }
@@ -78,15 +81,16 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]*$/
  * }
  */
 export function FileColumn(options: FileColumnOptions = {}): PropertyDecorator {
-  return declareFileColumn(options, false)
+  return declareFileColumn(options)
 }
 
 /**
  * The decorator behind `@FileColumn()` and `@ImageColumn()`: checks the options right away, then
- * maps the property to one embedded class of real columns and records it. `image` adds the
- * StoredImage columns (`width`, `height`, `format`, `has_alpha`).
+ * maps the property to one embedded class of real columns and records it. An image `probe` adds the
+ * StoredImage columns (`width`, `height`, `format`, `has_alpha`), which it fills from the bytes.
  */
-export function declareFileColumn(options: FileColumnOptions, image: boolean): PropertyDecorator {
+export function declareFileColumn(options: FileColumnOptions, probe?: ContentProbe): PropertyDecorator {
+  const image = probe !== undefined
   const decorator = image ? '@ImageColumn' : '@FileColumn'
   for (const key of Object.keys(options)) {
     if (!KNOWN_OPTIONS.has(key)) throw new ConfigurationError(`${decorator}: unknown option "${key}"`)
@@ -165,6 +169,7 @@ export function declareFileColumn(options: FileColumnOptions, image: boolean): P
       prefix,
       uploadTo: options.uploadTo ?? `${snakeCase(entity.name)}/${snakeCase(propertyKey)}`,
       image,
+      ...(probe && { probe }),
       columns,
       ...(delivery && { delivery }),
     })

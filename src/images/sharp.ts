@@ -5,11 +5,15 @@
  * (bench/README.md).
  */
 import type Sharp from 'sharp'
+import { requirePeers } from '../optional-peers'
 
 let loaded: typeof Sharp | undefined
 
-/** The sharp module, required the first time it is needed. */
+/** The sharp module, required the first time it is needed; a ConfigurationError when it is not installed. */
 export function loadSharp(): typeof Sharp {
-  loaded ??= require('sharp') as typeof Sharp
+  if (!loaded) {
+    requirePeers('typeorm-downloadview/images', ['sharp'])
+    loaded = require('sharp') as typeof Sharp
+  }
   return loaded
 }

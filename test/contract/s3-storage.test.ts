@@ -12,7 +12,7 @@ import {
   ServiceUnavailableError,
   UnsafePathError,
 } from '../../src/errors'
-import { S3Storage, type S3StorageOptions } from '../../src/storage/s3-storage'
+import { S3Storage, type S3StorageOptions } from '../../src/s3/s3-storage'
 import { countCommands, S3_CREDENTIALS, S3_REGION, type S3TestServer, startS3Server } from '../helpers/s3'
 import { readAll, rejectionOf } from '../helpers/streams'
 import { binaryPayload, chunksOf, describeStorageContract } from './storage.contract'

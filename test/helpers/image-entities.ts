@@ -14,7 +14,7 @@ import {
 } from 'typeorm'
 import { FileColumn } from '../../src/columns/file-column'
 import { FileColumnSubscriber } from '../../src/columns/file-column-subscriber'
-import { ImageColumn } from '../../src/columns/image-column'
+import { ImageColumn } from '../../src/images/image-column'
 import type { StoredFile } from '../../src/columns/stored-file'
 import type { StoredImage } from '../../src/columns/stored-image'
 import { freshDataSource } from './fresh-database'

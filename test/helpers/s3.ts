@@ -32,7 +32,7 @@ import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { CreateBucketCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3'
-import { S3Storage, type S3StorageOptions } from '../../src/storage/s3-storage'
+import { S3Storage, type S3StorageOptions } from '../../src/s3/s3-storage'
 
 /** The region every client made here uses (s3rver ignores it, the SDK needs one). */
 export const S3_REGION = 'us-east-1'

@@ -1,7 +1,8 @@
 /**
  * The `redirect` delivery over HTTP: the demo app on S3Storage (s3rver on loopback), a real client
  * (Node's fetch) that follows the redirect to the bucket. s3rver honours `response-content-*` and
- * checks the expiry of V4 presigned URLs (X-Amz-Date + X-Amz-Expires), not their signature.
+ * checks the expiry of V4 presigned URLs (X-Amz-Date + X-Amz-Expires), not their signature. Also
+ * what the app answers with the `x-accel` delivery; test/servers/ puts a real nginx in front of it.
  */
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -30,9 +31,9 @@ import {
   attachFile,
   contentDisposition,
   storages,
-  toHandler,
 } from '../../src'
-import type { S3Storage } from '../../src/storage/s3-storage'
+import { toHandler } from '../../src/express'
+import type { S3Storage } from '../../src/s3/s3-storage'
 import { freshDataSource } from '../helpers/fresh-database'
 import { type S3TestServer, startS3Server } from '../helpers/s3'
 import { temporaryStorage } from '../helpers/storage'
@@ -135,6 +136,19 @@ beforeAll(async () => {
         lookup: 'slug',
         file: 'file',
         delivery: { mode: 'redirect', expiresIn: 1 },
+      }),
+    ),
+  )
+  // The x-accel delivery (bucket location of docs/scale-out.md), answered with no nginx in front.
+  outer.all(
+    '/x-accel/:slug/',
+    toHandler(
+      new ObjectDownloadView({
+        dataSource,
+        entity: Document,
+        lookup: 'slug',
+        file: 'file',
+        delivery: { mode: 'x-accel', location: '/_bucket/' },
       }),
     ),
   )
@@ -364,6 +378,19 @@ describe('the column’s delivery', () => {
     expect(response.status).toBe(200)
     expect(await response.text()).toBe('%PDF-1.7 report\n')
     expect(reads.count('GetObjectCommand')).toBe(1)
+  })
+})
+
+describe('the x-accel delivery, without nginx', () => {
+  it('answers X-Accel-Redirect to the bucket location, with the presigned path and query', async () => {
+    const response = await manual('/x-accel/hello-world/')
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-length')).toBe('0')
+    expect(response.headers.get('x-accel-redirect')).toMatch(
+      new RegExp(`^/_bucket/${s3.defaultBucket}/documents/hello-world/file\\.txt\\?X-Amz-Algorithm=`),
+    )
+    expect(await bytesOf(response)).toEqual(Buffer.alloc(0))
+    expect(reads.count('GetObjectCommand')).toBe(0)
   })
 })
 

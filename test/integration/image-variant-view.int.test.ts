@@ -11,7 +11,7 @@ import { downloadErrorHandler, toHandler } from '../../src/express/to-handler'
 import type { Logger } from '../../src/responder/send'
 import { storages } from '../../src/storage/registry'
 import { assertDownload, binaryParser } from '../../src/testing'
-import { ImageVariantView, type ImageVariantViewOptions } from '../../src/views/image-variant-view'
+import { ImageVariantView, type ImageVariantViewOptions } from '../../src/images/image-variant-view'
 import { createImageDataSource, images, NOT_AN_IMAGE, TestPhoto } from '../helpers/image-entities'
 import { CountingStorage, temporaryStorage } from '../helpers/storage'
 

@@ -7,14 +7,8 @@ import request from 'supertest'
 import type { DataSource, Repository } from 'typeorm'
 import { createDataSource } from '../../ormconfig'
 import { Document } from '../../entities/Document'
-import {
-  ConfigurationError,
-  downloadErrorHandler,
-  ObjectDownloadView,
-  StoredFile,
-  storages,
-  toHandler,
-} from '../../src'
+import { ConfigurationError, ObjectDownloadView, StoredFile, storages } from '../../src'
+import { downloadErrorHandler, toHandler } from '../../src/express'
 import type { StoredFile as StoredFileType } from '../../src'
 import { assertDownload, binaryParser } from '../../src/testing'
 import { createTestDataSource, resetDatabase } from '../helpers/database'

@@ -13,14 +13,8 @@ import path from 'node:path'
 import express from 'express'
 import type { DataSource } from 'typeorm'
 import { Document } from '../../entities/Document'
-import {
-  downloadErrorHandler,
-  ObjectDownloadView,
-  StorageDownloadView,
-  StoredFile,
-  storages,
-  toHandler,
-} from '../../src'
+import { ObjectDownloadView, StorageDownloadView, StoredFile, storages } from '../../src'
+import { downloadErrorHandler, toHandler } from '../../src/express'
 import type { LocalStorage } from '../../src/storage/local-storage'
 import { type AppServer, listen, patternBytes, RecordingLogger } from '../helpers/app-server'
 import { createTestDataSource } from '../helpers/database'

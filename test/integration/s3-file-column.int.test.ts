@@ -20,16 +20,15 @@ import {
 } from 'typeorm'
 import {
   attachFile,
-  downloadErrorHandler,
   FileColumn,
   FileColumnError,
   FileColumnSubscriber,
   ObjectDownloadView,
   StoredFile,
   storages,
-  toHandler,
 } from '../../src'
-import type { S3Storage } from '../../src/storage/s3-storage'
+import { downloadErrorHandler, toHandler } from '../../src/express'
+import type { S3Storage } from '../../src/s3/s3-storage'
 import { assertDownload, binaryParser } from '../../src/testing'
 import { binaryPayload, chunksOf } from '../contract/storage.contract'
 import { freshDataSource } from '../helpers/fresh-database'

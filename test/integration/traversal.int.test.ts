@@ -9,13 +9,8 @@ import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import express from 'express'
-import {
-  downloadErrorHandler,
-  LocalStorage,
-  PathDownloadView,
-  StorageDownloadView,
-  toHandler,
-} from '../../src'
+import { LocalStorage, PathDownloadView, StorageDownloadView } from '../../src'
+import { downloadErrorHandler, toHandler } from '../../src/express'
 
 const SECRET = 'TOP-SECRET-7f3a9c'
 const PUBLIC = 'public bytes\n'

@@ -16,7 +16,7 @@ import {
 import { attachFile } from '../../../src/columns/attach-file'
 import { FileColumn, getFileColumn } from '../../../src/columns/file-column'
 import { FileColumnSubscriber, fillFileColumns } from '../../../src/columns/file-column-subscriber'
-import { ImageColumn } from '../../../src/columns/image-column'
+import { ImageColumn } from '../../../src/images/image-column'
 import { StoredFile } from '../../../src/columns/stored-file'
 import { StoredImage } from '../../../src/columns/stored-image'
 import { ConfigurationError, FileColumnError, FileNotFoundError } from '../../../src/errors'

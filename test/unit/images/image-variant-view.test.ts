@@ -8,7 +8,7 @@ import {
   DEFAULT_VARIANT_WIDTHS,
   ImageVariantView,
   type ImageVariantViewOptions,
-} from '../../../src/views/image-variant-view'
+} from '../../../src/images/image-variant-view'
 import { TestPhoto } from '../../helpers/image-entities'
 import { rejectionOf } from '../../helpers/streams'
 

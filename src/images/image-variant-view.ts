@@ -15,10 +15,10 @@ import {
   variantContentType,
   variantExtension,
   variantKey,
-} from '../images/variants'
+} from './variants'
 import { storages } from '../storage/registry'
-import type { DownloadRequest } from './download-view'
-import { ObjectDownloadView, type ObjectDownloadViewOptions } from './object-view'
+import type { DownloadRequest } from '../views/download-view'
+import { ObjectDownloadView, type ObjectDownloadViewOptions } from '../views/object-view'
 
 /** Options of {@link ImageVariantView}: those of ObjectDownloadView, plus what variants may be asked for. */
 export interface ImageVariantViewOptions<E extends ObjectLiteral> extends ObjectDownloadViewOptions<E> {

@@ -1,7 +1,7 @@
 /** @module The streams S3Storage hands over and takes in: response bodies cut to a range, upload bodies. */
 import { Readable } from 'node:stream'
-import { toReadable } from './source'
-import type { ByteRange, SaveSource } from './storage'
+import { toReadable } from '../storage/source'
+import type { ByteRange, SaveSource } from '../storage/storage'
 
 /** The first and last byte of a `Content-Range: bytes 2-5/9` header, or `undefined`. */
 export function parseContentRange(header: string | undefined): ByteRange | undefined {

@@ -1,0 +1,23 @@
+/**
+ * @module typeorm-downloadview/images: image columns (`@ImageColumn()`, StoredImage) and resized
+ * variants (`ImageVariantView`), read and made with sharp, an optional peer dependency. sharp itself
+ * is loaded on first use; importing this entry only checks that it is installed.
+ */
+import { requirePeers } from '../optional-peers'
+
+requirePeers('typeorm-downloadview/images', ['sharp'])
+
+export { type ImageField, StoredImage } from '../columns/stored-image'
+export { ImageColumn } from './image-column'
+export {
+  DEFAULT_VARIANT_WIDTHS,
+  ImageVariantView,
+  type ImageVariantViewOptions,
+} from './image-variant-view'
+export {
+  type ImageMetadata,
+  imageContentType,
+  LIMIT_INPUT_BYTES,
+  readImageMetadata,
+} from './metadata'
+export { VARIANT_FORMATS, type VariantFormat, variantKey } from './variants'
