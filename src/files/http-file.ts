@@ -2,7 +2,9 @@
  * @module HTTPFile: a DownloadFile whose bytes and metadata come from a remote HTTP server, and the
  * upstream client behind it (SSRF guard on every hop, timeouts, redirects, size limit).
  */
-import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
+import http, { type Agent as HttpAgent, type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
+// A named type for the declarations (see views/http-view.ts).
+import type { Agent as HttpsAgent } from 'node:https'
 import https from 'node:https'
 import { Readable, type Transform } from 'node:stream'
 import zlib from 'node:zlib'
@@ -17,7 +19,7 @@ import type { DestinationGuard } from './http-guard'
 /** What the upstream client needs; the view validates every value. */
 export interface UpstreamClientOptions {
   guard: DestinationGuard
-  agents: { http: http.Agent; https: https.Agent }
+  agents: { http: HttpAgent; https: HttpsAgent }
   /** Milliseconds to establish the connection (DNS, TCP and TLS). */
   connectTimeout: number
   /** Milliseconds without a byte from upstream, before or after the response headers. */

@@ -7,6 +7,9 @@ import { hasFile, type StoredFile } from '../columns/stored-file'
 import { ConfigurationError, FileNotFoundError, InvalidParameterError } from '../errors'
 import type { DownloadFile } from '../files/download-file'
 import { basename, StorageFile } from '../files/storage-file'
+import { storages } from '../storage/registry'
+import type { DownloadRequest } from '../views/download-view'
+import { ObjectDownloadView, type ObjectDownloadViewOptions } from '../views/object-view'
 import {
   ensureVariant,
   VARIANT_FORMATS,
@@ -16,9 +19,6 @@ import {
   variantExtension,
   variantKey,
 } from './variants'
-import { storages } from '../storage/registry'
-import type { DownloadRequest } from '../views/download-view'
-import { ObjectDownloadView, type ObjectDownloadViewOptions } from '../views/object-view'
 
 /** Options of {@link ImageVariantView}: those of ObjectDownloadView, plus what variants may be asked for. */
 export interface ImageVariantViewOptions<E extends ObjectLiteral> extends ObjectDownloadViewOptions<E> {

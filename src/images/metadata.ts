@@ -5,7 +5,7 @@
  */
 import { once } from 'node:events'
 import type { Readable } from 'node:stream'
-import type sharp from 'sharp'
+import type { Metadata } from 'sharp'
 import { FileColumnError } from '../errors'
 import { loadSharp } from './sharp'
 
@@ -70,13 +70,13 @@ export function imageContentType(format: string): string | undefined {
 }
 
 /** The format name to store: sharp's, except that HEIF compressed with AV1 is `avif`. */
-export function imageFormat(metadata: Pick<sharp.Metadata, 'format' | 'compression'>): string {
+export function imageFormat(metadata: Pick<Metadata, 'format' | 'compression'>): string {
   const format = String(metadata.format)
   return format === 'heif' && metadata.compression === 'av1' ? 'avif' : format
 }
 
 /** ImageMetadata from sharp's metadata; width and height are those after EXIF orientation. */
-export function describeImage(metadata: sharp.Metadata): ImageMetadata {
+export function describeImage(metadata: Metadata): ImageMetadata {
   // EXIF orientations 5–8 rotate by 90° or 270°: the displayed image is the stored one turned.
   const turned = (metadata.orientation ?? 1) >= 5
   const width = metadata.autoOrient?.width ?? (turned ? metadata.height : metadata.width)
@@ -105,7 +105,7 @@ export function imageFields(
  */
 export class ImageProbe {
   private readonly sink = loadSharp()({ limitInputPixels: LIMIT_INPUT_PIXELS })
-  private readonly result: Promise<sharp.Metadata>
+  private readonly result: Promise<Metadata>
   private bytes = 0
   /** Why the probe stopped listening (too many bytes, or abort()); end() rejects with it. */
   private failure: Error | undefined

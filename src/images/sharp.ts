@@ -4,16 +4,18 @@
  * loading libvips alone cut large-file streaming in the same process from about 2.3 to 1.4 GB/s
  * (bench/README.md).
  */
-import type Sharp from 'sharp'
 import { requirePeers } from '../optional-peers'
 
-let loaded: typeof Sharp | undefined
+/** The module's type, written so that it compiles under every module resolution (no default import). */
+type Sharp = typeof import('sharp')
+
+let loaded: Sharp | undefined
 
 /** The sharp module, required the first time it is needed; a ConfigurationError when it is not installed. */
-export function loadSharp(): typeof Sharp {
+export function loadSharp(): Sharp {
   if (!loaded) {
     requirePeers('typeorm-downloadview/images', ['sharp'])
-    loaded = require('sharp') as typeof Sharp
+    loaded = require('sharp') as Sharp
   }
   return loaded
 }

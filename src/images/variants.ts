@@ -4,7 +4,7 @@
  */
 import os from 'node:os'
 import { pipeline, Transform } from 'node:stream'
-import type sharp from 'sharp'
+import type { Sharp } from 'sharp'
 import { DownloadError, FileNotFoundError } from '../errors'
 import type { Logger } from '../responder/send'
 import type { Storage, StorageStat } from '../storage/storage'
@@ -71,7 +71,7 @@ export function variantKey(prefix: string, sha256: string, spec: VariantSpec): s
  * The sharp pipeline of a variant, as a Duplex stream: EXIF orientation applied (`rotate()`), resized
  * to `width` without enlarging, encoded in `format`. Metadata (EXIF, GPS) is not copied.
  */
-export function variantPipeline(spec: VariantSpec): sharp.Sharp {
+export function variantPipeline(spec: VariantSpec): Sharp {
   const encoder = spec.quality !== undefined && usesQuality(spec.format) ? { quality: spec.quality } : {}
   return loadSharp()({ limitInputPixels: LIMIT_INPUT_PIXELS })
     .rotate()

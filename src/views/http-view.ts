@@ -1,5 +1,10 @@
 /** @module HTTPDownloadView: serve a file that lives at a remote URL, proxied through the responder. */
+
+// Named types for the declarations: a default import of a node: module in a .d.ts fails to compile
+// for users without esModuleInterop (moduleResolution node10).
+import type { Agent as HttpAgent } from 'node:http'
 import http from 'node:http'
+import type { Agent as HttpsAgent } from 'node:https'
 import https from 'node:https'
 import { ConfigurationError, DestinationNotAllowedError } from '../errors'
 import { HTTPFile, UpstreamClient } from '../files/http-file'
@@ -74,7 +79,7 @@ export interface HTTPDownloadViewOptions extends DownloadViewOptions {
    * with different allow-lists: a pooled connection is reused without a new DNS check.
    * @default a keep-alive http.Agent and https.Agent per view
    */
-  agent?: { http?: http.Agent; https?: https.Agent }
+  agent?: { http?: HttpAgent; https?: HttpsAgent }
 }
 
 const OWN_OPTIONS = [

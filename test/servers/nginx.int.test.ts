@@ -1,6 +1,7 @@
 /**
  * X-Accel-Redirect through a real nginx: the demo app behind offloadMiddleware(xAccelRedirect()),
  * nginx in front with the configuration of docs/nginx.md. Fails (never skips) without nginx.
+ * What the app answers on its own is in test/integration/offload.int.test.ts, which needs no server.
  */
 import { createHash } from 'node:crypto'
 import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
@@ -22,8 +23,8 @@ import {
   StorageFile,
   StoredFile,
   storages,
-  toHandler,
 } from '../../src'
+import { toHandler } from '../../src/express'
 import { xAccelRedirect } from '../../src/offload/nginx'
 import { offloadMiddleware } from '../../src/offload/offload'
 import { assertDownload, binaryParser } from '../../src/testing'
@@ -146,37 +147,6 @@ const viaNginx = (url: string) => request(nginx.url).get(url).buffer(true).parse
 /** A GET to the app itself, behind nginx's back. */
 const direct = (url: string) => request(appUrl).get(url).buffer(true).parse(binaryParser)
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex')
-
-describe('the app behind offloadMiddleware(xAccelRedirect())', () => {
-  it('answers X-Accel-Redirect with an empty body', async () => {
-    const response = await direct('/object/default-file/hello-world/')
-    expect(response.status).toBe(200)
-    expect(response.headers['x-accel-redirect']).toBe(`${LOCATION}documents/hello-world/file.txt`)
-    expect(response.headers['content-length']).toBe('0')
-    expect(response.body).toEqual(Buffer.alloc(0))
-    expect(counting.calls.open).toBe(0)
-  })
-
-  it('keeps the decided headers on the redirect and drops Accept-Ranges', async () => {
-    const response = await direct('/object/default-file/hello-world/')
-    assertDownload(response, {
-      content: '',
-      basename: 'file.txt',
-      contentType: 'text/plain',
-      attachment: true,
-    })
-    expect(response.headers['content-type']).toBe('text/plain; charset=utf-8')
-    expect(response.headers.etag).toMatch(/^"[0-9a-f]+"$/)
-    expect(response.headers['accept-ranges']).toBeUndefined()
-  })
-
-  it('answers HEAD itself, with the length and no redirect', async () => {
-    const response = await request(appUrl).head('/object/default-file/random-1m/')
-    expect(response.status).toBe(200)
-    expect(response.headers['content-length']).toBe('1048576')
-    expect(response.headers['x-accel-redirect']).toBeUndefined()
-  })
-})
 
 describe('GET through nginx', () => {
   it('serves hello-world file.txt from nginx, not from Node', async () => {

@@ -2,9 +2,9 @@
  * X-Sendfile through a real Apache (mod_xsendfile) and a real lighttpd (mod_proxy "x-sendfile"):
  * the demo app behind offloadMiddleware(xSendfile()), each server in front with the configuration
  * of docs/apache-lighttpd.md. Fails (never skips) without apache2, mod_xsendfile or lighttpd.
+ * What the app answers on its own is in test/integration/offload.int.test.ts, which needs no server.
  */
 import { createHash } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { chmod, readdir } from 'node:fs/promises'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -15,13 +15,14 @@ import type { DataSource } from 'typeorm'
 import { buildApp } from '../../demo/app'
 import { random1m, seed } from '../../demo/seed'
 import { Document } from '../../entities/Document'
-import { type LocalStorage, ObjectDownloadView, StorageDownloadView, storages, toHandler } from '../../src'
+import { type LocalStorage, ObjectDownloadView, StorageDownloadView, storages } from '../../src'
+import { toHandler } from '../../src/express'
 import { type Offload, offloadMiddleware } from '../../src/offload/offload'
 import { lighttpdSendfile, xSendfile } from '../../src/offload/x-sendfile'
 import { assertDownload, binaryParser } from '../../src/testing'
-import { apacheSiteBlock, type RunningServer, startApache } from '../helpers/apache'
+import { type RunningServer, startApache } from '../helpers/apache'
 import { createTestDataSource } from '../helpers/database'
-import { lighttpdProxyBlock, startLighttpd } from '../helpers/lighttpd'
+import { startLighttpd } from '../helpers/lighttpd'
 import { CountingStorage, temporaryStorage } from '../helpers/storage'
 import { boundaryOf, parseMultipart } from '../unit/responder/fixtures'
 
@@ -207,34 +208,6 @@ const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex
 /** A GET to the app itself, behind the servers' back. */
 const direct = (url: string) => request(appUrl).get(url).buffer(true).parse(binaryParser)
 const mediaUrl = (key: string) => `/media/${key.split('/').map(encodeURIComponent).join('/')}`
-
-describe('the app behind offloadMiddleware(xSendfile())', () => {
-  it('answers X-Sendfile with the file’s absolute path and an empty body', async () => {
-    const response = await direct('/object/default-file/hello-world/')
-    expect(response.status).toBe(200)
-    expect(response.headers['x-sendfile']).toBe(
-      encodedPath(path.join(mediaRoot, 'documents/hello-world/file.txt')),
-    )
-    expect(response.headers['content-length']).toBe('0')
-    expect(response.body).toEqual(Buffer.alloc(0))
-    expect(counting.calls.open).toBe(0)
-  })
-
-  it('sends the UTF-8 bytes of a key with a space and non-ASCII characters as they are', async () => {
-    const response = await direct(mediaUrl(ODD_KEY))
-    // Node reads header bytes as Latin-1: the UTF-8 bytes of "ï" arrive as two characters.
-    expect(response.headers['x-sendfile']).toBe(
-      Buffer.from(path.join(mediaRoot, ODD_KEY), 'utf8').toString('latin1'),
-    )
-  })
-
-  it('answers HEAD itself, with the length and no X-Sendfile', async () => {
-    const response = await request(appUrl).head('/object/default-file/random-1m/')
-    expect(response.status).toBe(200)
-    expect(response.headers['content-length']).toBe('1048576')
-    expect(response.headers['x-sendfile']).toBeUndefined()
-  })
-})
 
 describe.each([
   { name: 'Apache', banner: /^Apache\//, proxy: () => apache },
@@ -490,17 +463,5 @@ describe('lighttpd only', () => {
     )
     expect(response.headers['x-lighttpd-send-file']).toBeUndefined()
     expect(response.body).toEqual(Buffer.alloc(0))
-  })
-})
-
-describe('docs/apache-lighttpd.md', () => {
-  const docs = readFileSync(path.join(__dirname, '../../docs/apache-lighttpd.md'), 'utf8')
-
-  it('shows the Apache site lines that this test runs', () => {
-    expect(docs).toContain(apacheSiteBlock({ appPort: 3000, sendfilePaths: ['/srv/media'] }))
-  })
-
-  it('shows the lighttpd proxy.server block that this test runs', () => {
-    expect(docs).toContain(lighttpdProxyBlock({ appPort: 3000, docroots: ['/srv/media/'] }))
   })
 })
