@@ -1,12 +1,12 @@
 /** @module attachFile(): write new content into a file column's storage and point the column at it. */
-import { randomUUID, createHash } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { lookup } from 'mime-types'
 import type { ObjectLiteral } from 'typeorm'
 import { ConfigurationError } from '../errors'
-import { asciiFilename, safeBasename } from '../files/filename'
+import { asciiFilename, safeBasename, truncateName } from '../files/filename'
 import { storages } from '../storage/registry'
 import type { StorageStat } from '../storage/storage'
 import type { ProbedContent } from './content-probe'
@@ -14,6 +14,9 @@ import { getFileColumn } from './file-column'
 import { StoredFile } from './stored-file'
 import { StoredImage } from './stored-image'
 import { markVerified } from './verified'
+
+/** The most bytes of the original name that go into a generated key (the name column keeps it all). */
+const KEY_NAME_BYTES = 100
 
 /** Content to attach: bytes, a stream, an async iterable of chunks, or a local file by path. */
 export type AttachSource = Buffer | Uint8Array | Readable | AsyncIterable<Uint8Array> | { path: string }
@@ -62,7 +65,10 @@ export async function attachFile<E extends ObjectLiteral>(
   if (options.contentType !== undefined && typeof options.contentType !== 'string') {
     throw new ConfigurationError('attachFile: option "contentType" must be a string')
   }
-  const key = `${column.uploadTo}/${randomUUID()}/${asciiFilename(name).replace(/[^\w.-]+/g, '_')}`
+  // The key's last segment: ASCII, and short enough for any file system (255 bytes a name) and for
+  // S3 keys, whatever the original name; the name itself is kept whole in its column.
+  const segment = truncateName(asciiFilename(name).replace(/[^\w.-]+/g, '_'), KEY_NAME_BYTES)
+  const key = `${column.uploadTo}/${randomUUID()}/${segment}`
 
   const hash = createHash('sha256')
   // An image column reads the image metadata from the bytes being written: one pass over the source.

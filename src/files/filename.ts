@@ -33,3 +33,30 @@ export function asciiFilename(name: string): string {
     .replace(/[^\x20-\x7e]|["\\%]/g, '_')
   return ascii.replace(/^[\s.]+|[\s.]+$/g, '') || 'download'
 }
+
+/** The longest extension that {@link truncateName} keeps whole (`.tar.gz` is two; `.gz` survives). */
+const MAX_EXTENSION_BYTES = 16
+
+/**
+ * `name` cut to at most `maxBytes` bytes of UTF-8, keeping its extension (`.pdf`) when it has a
+ * short one; never splits a character. Names that fit are returned as they are.
+ *
+ * @example
+ * truncateName('a'.repeat(300) + '.pdf', 100) // 96 × 'a' + '.pdf'
+ */
+export function truncateName(name: string, maxBytes: number): string {
+  if (Buffer.byteLength(name) <= maxBytes) return name
+  const dot = name.lastIndexOf('.')
+  const extension = dot > 0 ? name.slice(dot) : ''
+  const keep = Buffer.byteLength(extension) <= MAX_EXTENSION_BYTES && extension.length < name.length
+  const tail = keep ? extension : ''
+  const base = keep ? name.slice(0, dot) : name
+  let budget = maxBytes - Buffer.byteLength(tail)
+  let cut = ''
+  for (const character of base) {
+    budget -= Buffer.byteLength(character)
+    if (budget < 0) break
+    cut += character
+  }
+  return cut + tail
+}

@@ -46,7 +46,7 @@ export class LocalStorage implements Storage {
       throw new ConfigurationError('LocalStorage: option "readChunkSize" must be an integer of at least 1024')
     }
     this.root = path.resolve(options.root)
-    this.name = `LocalStorage(${this.root})`
+    this.name = `LocalStorage(${displayRoot(this.root)})`
     this.readChunkSize = chunk
   }
 
@@ -207,13 +207,21 @@ export class LocalStorage implements Storage {
     }
   }
 
-  /** A file where a folder should be, or the reverse: the key cannot be saved, and no path leaks. */
+  /**
+   * Why a save failed, without the absolute path that Node's own messages carry: a file where a
+   * folder should be (or the reverse), a name too long for the file system, or another native error.
+   */
   private inTheWay(error: unknown, key: string): never {
     const code = (error as NodeJS.ErrnoException | undefined)?.code
     if (code === 'ENOTDIR' || code === 'EISDIR' || code === 'EEXIST') {
       throw new BadPathError(`Cannot save "${key}" in ${this.name}: a file or folder is in the way`)
     }
-    throw error
+    if (code === 'ENAMETOOLONG') {
+      throw new BadPathError(`Cannot save "${key}" in ${this.name}: a name is too long for the file system`, {
+        cause: error,
+      })
+    }
+    throw withoutPath(error, `Cannot save "${key}" in ${this.name}`)
   }
 
   private notFound(key: string): FileNotFoundError {
@@ -227,9 +235,39 @@ export class LocalStorage implements Storage {
       throw new FileNotFoundError(`No file at "${key}" in ${this.name}`, { cause: error })
     }
     if (code === 'ELOOP') throw new UnsafePathError(`Key "${key}" loops through symlinks in ${this.name}`)
-    if (code === 'ENAMETOOLONG') throw new BadPathError(`Key "${key}" is too long for ${this.name}`)
-    throw error
+    // A well-formed request that names nothing: 404, not 400 (RFC 9110 §15.5.5; send does the same).
+    if (code === 'ENAMETOOLONG') {
+      throw new FileNotFoundError(
+        `No file at "${key}" in ${this.name}: a name is too long for the file system`,
+        {
+          cause: error,
+        },
+      )
+    }
+    throw withoutPath(error, `Cannot read "${key}" in ${this.name}`)
   }
+}
+
+/**
+ * How a storage root appears in names and messages: relative to the working directory when it is
+ * inside it, else its last folder. Never the absolute path, which an error could carry to a log.
+ */
+function displayRoot(root: string): string {
+  const relative = path.relative(process.cwd(), root)
+  if (relative === '') return '.'
+  if (!relative.startsWith('..') && !path.isAbsolute(relative)) return relative
+  return `…/${path.basename(root)}`
+}
+
+/**
+ * A native error whose message (Node's holds the absolute path: `EACCES: permission denied, open
+ * '/srv/media/a.txt'`) is replaced by `what` and its code; the original stays as `cause`, and the
+ * code as `code`, for whoever debugs it.
+ */
+function withoutPath(error: unknown, what: string): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code
+  if (typeof code !== 'string') return error
+  return Object.assign(new Error(`${what}: ${code}`, { cause: error }), { code })
 }
 
 /** The temporary name save() writes under: `.<name>.<12 hex digits>.part`. */

@@ -177,10 +177,13 @@ describe('LocalStorage', () => {
       await expect(fresh.delete('a.txt')).resolves.toBeUndefined()
     })
 
-    it('is resolved to an absolute path', () => {
+    it('is resolved to an absolute path, which its name never shows', () => {
       const relative = new LocalStorage({ root: path.join('some', 'media') })
       expect(relative.root).toBe(path.resolve('some', 'media'))
-      expect(relative.name).toBe(`LocalStorage(${path.resolve('some', 'media')})`)
+      expect(relative.name).toBe(`LocalStorage(${path.join('some', 'media')})`)
+      expect(new LocalStorage({ root: '/srv/downloadview-media' }).name).toBe(
+        'LocalStorage(…/downloadview-media)',
+      )
     })
 
     it('may itself be a symlink', async () => {
@@ -456,6 +459,37 @@ describe('LocalStorage.list()', () => {
     await writeFile(path.join(root, 'back\\slash.txt'), 'x')
     await writeFile(path.join(root, 'new\nline.txt'), 'x')
     expect(await listed()).toEqual(['good.txt'])
+  })
+})
+
+describe('LocalStorage with names too long for the file system', () => {
+  let root: string
+  let storage: LocalStorage
+  const long = `${'x'.repeat(300)}.txt`
+
+  beforeEach(async () => {
+    root = await temporaryDirectory()
+    storage = new LocalStorage({ root })
+  })
+
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true })
+  })
+
+  it('answers stat() and open() with "not found" (a 404), naming the key and not the root', async () => {
+    for (const error of [await rejectionOf(storage.stat(long)), await rejectionOf(storage.open(long))]) {
+      expect(error).toBeInstanceOf(FileNotFoundError)
+      expect((error as Error).message).toContain('too long')
+      expect((error as Error).message).not.toContain(root)
+    }
+  })
+
+  it('refuses save() with a BadPathError that holds no absolute path, and leaves nothing behind', async () => {
+    const error = await rejectionOf(storage.save(`a/${long}`, 'bytes'))
+    expect(error).toBeInstanceOf(BadPathError)
+    expect((error as Error).message).toContain('too long for the file system')
+    expect((error as Error).message).not.toContain(root)
+    expect(await listFiles(root)).toEqual(['a'])
   })
 })
 

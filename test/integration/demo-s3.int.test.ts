@@ -125,8 +125,8 @@ describe('mediaStorage() configuration', () => {
   it('is the local folder by default', () => {
     const local = mediaStorage({ MEDIA_ROOT: '/tmp/demo-media' })
     expect(local).toBeInstanceOf(LocalStorage)
-    expect(local.name).toBe('LocalStorage(/tmp/demo-media)')
-    expect(mediaStorage({ STORAGE: 'local' }).name).toBe(`LocalStorage(${mediaRoot({})})`)
+    expect((local as LocalStorage).root).toBe('/tmp/demo-media')
+    expect((mediaStorage({ STORAGE: 'local' }) as LocalStorage).root).toBe(mediaRoot({}))
   })
 
   it.each([

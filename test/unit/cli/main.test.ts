@@ -167,12 +167,12 @@ describe('main()', () => {
       let seen: string | undefined
       const register = storages.register.bind(storages)
       const spy = jest.spyOn(storages, 'register').mockImplementation((name, storage) => {
-        seen = storage.name
+        seen = (storage as { root?: string }).root
         return register(name, storage)
       })
       await main(['check', '-d', 'ds.js', '--storage', 'default=media'], environment())
       spy.mockRestore()
-      expect(seen).toBe(`LocalStorage(${path.join(directory, 'media')})`)
+      expect(seen).toBe(path.join(directory, 'media'))
       expect(storages.tryGet('default')).toBeUndefined()
     })
   })

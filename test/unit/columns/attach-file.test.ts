@@ -1,6 +1,7 @@
 /** @module attachFile(): new content written to a file column's storage, with its metadata computed on the way. */
-import { createReadStream } from 'node:fs'
+
 import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -11,6 +12,7 @@ import { FileColumn } from '../../../src/columns/file-column'
 import { StoredFile } from '../../../src/columns/stored-file'
 import { ConfigurationError } from '../../../src/errors'
 import { normalizeKey } from '../../../src/storage/keys'
+import { LocalStorage } from '../../../src/storage/local-storage'
 import { MemoryStorage } from '../../../src/storage/memory-storage'
 import { storages } from '../../../src/storage/registry'
 import { CountingStorage } from '../../helpers/storage'
@@ -360,4 +362,33 @@ describe('attachFile()', () => {
       expect({ ...document.file }).toEqual({ ...new StoredFile(), path: 'old/a.txt', name: 'a.txt', size: 3 })
     })
   })
+})
+
+describe('attachFile() with a long name', () => {
+  let root: string
+
+  beforeEach(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), 'downloadview-attach-'))
+    storages.register('default', new LocalStorage({ root }))
+  })
+
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true })
+  })
+
+  it.each([
+    ['237 ASCII characters', `${'a'.repeat(233)}.pdf`],
+    ['1,000 ASCII characters', `${'b'.repeat(996)}.pdf`],
+    ['300 two-byte characters', `${'é'.repeat(296)}.pdf`],
+  ])(
+    'stores %s under a key that fits the file system, the extension kept, the name whole',
+    async (_what, name) => {
+      const value = await attachFile(document, 'file', HELLO, { name })
+      const segment = value.path?.split('/').pop() ?? ''
+      expect(Buffer.byteLength(segment)).toBeLessThanOrEqual(100)
+      expect(segment.endsWith('.pdf')).toBe(true)
+      expect(value.name).toBe(name)
+      expect(value.size).toBe(HELLO.length)
+    },
+  )
 })

@@ -1,4 +1,4 @@
-import { asciiFilename, safeBasename } from '../../../src/files/filename'
+import { asciiFilename, safeBasename, truncateName } from '../../../src/files/filename'
 
 describe('safeBasename()', () => {
   describe('with a plain name', () => {
@@ -119,5 +119,27 @@ describe('asciiFilename()', () => {
 
   it('trims dots and spaces left at the ends', () => {
     expect(asciiFilename(' .a.txt. ')).toBe('a.txt')
+  })
+})
+
+describe('truncateName()', () => {
+  it('returns a name that fits as it is', () => {
+    expect(truncateName('report.pdf', 100)).toBe('report.pdf')
+  })
+
+  it('cuts the base and keeps a short extension', () => {
+    expect(truncateName(`${'a'.repeat(300)}.pdf`, 100)).toBe(`${'a'.repeat(96)}.pdf`)
+  })
+
+  it('counts UTF-8 bytes and never splits a character', () => {
+    const cut = truncateName(`${'é'.repeat(300)}.txt`, 101)
+    expect(cut).toBe(`${'é'.repeat(48)}.txt`)
+    expect(Buffer.byteLength(cut)).toBeLessThanOrEqual(101)
+  })
+
+  it('cuts a long extension like the rest of the name', () => {
+    const cut = truncateName(`a.${'x'.repeat(200)}`, 50)
+    expect(Buffer.byteLength(cut)).toBe(50)
+    expect(cut.startsWith('a.')).toBe(true)
   })
 })
