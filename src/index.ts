@@ -4,7 +4,7 @@
  * `typeorm-downloadview/s3` (S3Storage, the AWS SDK), `typeorm-downloadview/images` (image columns
  * and variants, sharp) and `typeorm-downloadview/testing` (assertDownload).
  */
-export { attachFile, type AttachFileOptions, type AttachSource } from './columns/attach-file'
+export { type AttachFileOptions, type AttachSource, attachFile } from './columns/attach-file'
 export {
   FileColumn,
   type FileColumnMetadata,
@@ -14,6 +14,19 @@ export {
 } from './columns/file-column'
 export { FileColumnSubscriber, fillFileColumns } from './columns/file-column-subscriber'
 export { hasFile, StoredFile } from './columns/stored-file'
+export { type DeliveryContext, deliver } from './delivery/deliver'
+export {
+  type Delivery,
+  type DeliveryMode,
+  type DeliveryOption,
+  MAX_EXPIRES_IN,
+  type RedirectDeliveryOptions,
+  type RedirectStatus,
+  resolveDelivery,
+  type XAccelDeliveryOptions,
+} from './delivery/options'
+export { canSign, DeliveryError, type SigningStorage } from './delivery/presigned'
+export { BUCKET_RANGE_HEADER } from './delivery/x-accel'
 export {
   BadPathError,
   ConfigurationError,
@@ -28,24 +41,20 @@ export {
   UnsafePathError,
   UpstreamError,
 } from './errors'
-export { type DeliveryContext, deliver } from './delivery/deliver'
-export {
-  type Delivery,
-  type DeliveryMode,
-  type DeliveryOption,
-  MAX_EXPIRES_IN,
-  type RedirectDeliveryOptions,
-  type RedirectStatus,
-  resolveDelivery,
-  type XAccelDeliveryOptions,
-} from './delivery/options'
-export { canSign, DeliveryError, type SigningStorage } from './delivery/presigned'
-export { BUCKET_RANGE_HEADER } from './delivery/x-accel'
 export type { DownloadFile, FileLocation } from './files/download-file'
 export { HTTPFile, type HTTPFileRequest } from './files/http-file'
 export { PathFile, type PathFileInfo } from './files/path-file'
 export { StorageFile, type StoredFileInfo } from './files/storage-file'
 export { type VirtualContent, VirtualFile, type VirtualFileInit } from './files/virtual-file'
+export { type XAccelRedirectOptions, type XAccelRule, xAccelRedirect } from './offload/nginx'
+export { applyOffload, type Offload, offloadMiddleware, requestOffloads } from './offload/offload'
+export {
+  type LighttpdSendfileOptions,
+  lighttpdSendfile,
+  type SendfileOptions,
+  type SendfileRule,
+  xSendfile,
+} from './offload/x-sendfile'
 export { contentDisposition } from './responder/disposition'
 export { type ResolvedRespondOptions, type RespondOptions, resolveRespondOptions } from './responder/options'
 export {
@@ -56,15 +65,6 @@ export {
   respond,
 } from './responder/respond'
 export { type Logger, sendPlan, stderrLogger } from './responder/send'
-export { type XAccelRedirectOptions, type XAccelRule, xAccelRedirect } from './offload/nginx'
-export { applyOffload, type Offload, offloadMiddleware, requestOffloads } from './offload/offload'
-export {
-  type LighttpdSendfileOptions,
-  lighttpdSendfile,
-  type SendfileOptions,
-  type SendfileRule,
-  xSendfile,
-} from './offload/x-sendfile'
 export {
   KEY_ID,
   MIN_SECRET_BYTES,
@@ -88,6 +88,7 @@ export { MemoryStorage } from './storage/memory-storage'
 export { DEFAULT_STORAGE, StorageRegistry, storages } from './storage/registry'
 export type { ByteRange, SaveSource, SignedUrlOptions, Storage, StorageStat } from './storage/storage'
 export {
+  type Dotfiles,
   type DownloadHandler,
   type DownloadRequest,
   DownloadView,
@@ -97,7 +98,7 @@ export {
   VIEW_OPTIONS,
 } from './views/download-view'
 export { HTTPDownloadView, type HTTPDownloadViewOptions } from './views/http-view'
-export { type ObjectDownloadViewOptions, ObjectDownloadView, type ObjectLookup } from './views/object-view'
+export { ObjectDownloadView, type ObjectDownloadViewOptions, type ObjectLookup } from './views/object-view'
 export { PathDownloadView, type PathDownloadViewOptions } from './views/path-view'
 export { StorageDownloadView, type StorageDownloadViewOptions } from './views/storage-view'
 export { VirtualDownloadView, type VirtualDownloadViewOptions } from './views/virtual-view'

@@ -244,16 +244,39 @@ export function requiredRouteParam(params: RouteParams, name: string): string {
   return value
 }
 
-/** Checks the `param` and `basename` options of views that serve a path from the route. */
+/** Whether paths with a segment that starts with a dot (`.env`, `.git/config`) may be served. */
+export type Dotfiles = 'allow' | 'deny'
+
+/** Checks the `param`, `basename` and `dotfiles` options of views that serve a path from the route. */
 export function routePathOptions(
-  options: { param?: unknown; basename?: unknown },
+  options: { param?: unknown; basename?: unknown; dotfiles?: unknown },
   owner: string,
-): { param: string; basename: string | undefined } {
+): { param: string; basename: string | undefined; dotfiles: Dotfiles } {
   const param = options.param ?? 'path'
   if (typeof param !== 'string' || param === '')
     throw new ConfigurationError(`${owner}: option "param" must be a route parameter name`)
   const { basename } = options
   if (basename !== undefined && (typeof basename !== 'string' || basename === ''))
     throw new ConfigurationError(`${owner}: option "basename" must be a non-empty string`)
-  return { param, basename }
+  const dotfiles = options.dotfiles ?? 'deny'
+  if (dotfiles !== 'allow' && dotfiles !== 'deny')
+    throw new ConfigurationError(`${owner}: option "dotfiles" must be 'allow' or 'deny'`)
+  return { param, basename, dotfiles }
+}
+
+/**
+ * Refuses, as "not found", a path that names no file: one that ends with `/` (`f.txt/` is not an
+ * alias of `f.txt`, as in send), and with `dotfiles: 'deny'` one with a segment that starts with a
+ * dot (`.env`, `.git/config`, `a/.ssh/id_rsa`), which send also hides by default. 404, not 403:
+ * the client learns nothing about what exists.
+ */
+export function checkRequestedPath(requested: string, dotfiles: Dotfiles): void {
+  if (requested.endsWith('/')) throw new FileNotFoundError(`"${requested}" names a folder, not a file`)
+  if (dotfiles === 'deny' && requested.split('/').some((segment) => isDotSegment(segment)))
+    throw new FileNotFoundError(`"${requested}" has a segment that starts with a dot (option "dotfiles")`)
+}
+
+/** `.env`, `.git`: a hidden name. `.` and `..` are path steps, which key confinement handles (404 too). */
+function isDotSegment(segment: string): boolean {
+  return segment.startsWith('.') && segment !== '.' && segment !== '..'
 }

@@ -7,6 +7,8 @@ import { StorageFile } from '../files/storage-file'
 import { rejectUnknownOptions } from '../responder/options'
 import { LocalStorage } from '../storage/local-storage'
 import {
+  checkRequestedPath,
+  type Dotfiles,
   type DownloadRequest,
   DownloadView,
   type DownloadViewOptions,
@@ -35,13 +37,19 @@ export interface PathDownloadViewOptions extends DownloadViewOptions {
    */
   param?: string
   /**
+   * Paths with a segment that starts with a dot (`.env`, `.git/config`): `'deny'` answers them 404,
+   * as send does by default; `'allow'` serves them.
+   * @default 'deny'
+   */
+  dotfiles?: Dotfiles
+  /**
    * The name the client sees.
    * @default the file's own name
    */
   basename?: string
 }
 
-const OWN_OPTIONS = [...VIEW_OPTIONS, 'path', 'root', 'param', 'basename']
+const OWN_OPTIONS = [...VIEW_OPTIONS, 'path', 'root', 'param', 'basename', 'dotfiles']
 
 /**
  * Serves a file of the local file system. With `root`, paths come from the URL and stay inside the
@@ -59,6 +67,7 @@ export class PathDownloadView extends DownloadView {
   readonly root: string | undefined
   readonly param: string
   readonly basename: string | undefined
+  readonly dotfiles: Dotfiles
   private readonly confined: LocalStorage | undefined
 
   constructor(options: PathDownloadViewOptions) {
@@ -86,7 +95,11 @@ export class PathDownloadView extends DownloadView {
       throw new ConfigurationError(
         `${owner}: give option "path" (one absolute file) or option "root" (files under a folder, from the URL)`,
       )
-    ;({ param: this.param, basename: this.basename } = routePathOptions(options, owner))
+    ;({
+      param: this.param,
+      basename: this.basename,
+      dotfiles: this.dotfiles,
+    } = routePathOptions(options, owner))
   }
 
   /**
@@ -108,7 +121,10 @@ export class PathDownloadView extends DownloadView {
     const requested = await this.getPath(request)
     const name = this.getBasename(request, requested)
     // With a root, the path is a key of a LocalStorage on it: one set of confinement rules.
-    if (this.confined) return StorageFile.describe(this.confined, requested, { name })
+    if (this.confined) {
+      checkRequestedPath(requested, this.dotfiles)
+      return StorageFile.describe(this.confined, requested, { name })
+    }
     return PathFile.describe(requested, { name })
   }
 }

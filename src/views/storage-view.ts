@@ -6,6 +6,8 @@ import { rejectUnknownOptions } from '../responder/options'
 import { storages } from '../storage/registry'
 import type { Storage } from '../storage/storage'
 import {
+  checkRequestedPath,
+  type Dotfiles,
   type DownloadRequest,
   DownloadView,
   type DownloadViewOptions,
@@ -30,13 +32,19 @@ export interface StorageDownloadViewOptions extends DownloadViewOptions {
    */
   param?: string
   /**
+   * Paths with a segment that starts with a dot (`.env`, `.git/config`): `'deny'` answers them 404,
+   * as send does by default; `'allow'` serves them.
+   * @default 'deny'
+   */
+  dotfiles?: Dotfiles
+  /**
    * The name the client sees.
    * @default the key's last segment
    */
   basename?: string
 }
 
-const OWN_OPTIONS = [...VIEW_OPTIONS, 'storage', 'path', 'param', 'basename']
+const OWN_OPTIONS = [...VIEW_OPTIONS, 'storage', 'path', 'param', 'basename', 'dotfiles']
 
 /**
  * Serves the file at a key of a storage: the key is confined to the storage like every key (no
@@ -52,6 +60,7 @@ export class StorageDownloadView extends DownloadView {
   readonly path: string | undefined
   readonly param: string
   readonly basename: string | undefined
+  readonly dotfiles: Dotfiles
 
   constructor(options: StorageDownloadViewOptions) {
     super(options)
@@ -73,7 +82,11 @@ export class StorageDownloadView extends DownloadView {
     if (options.path !== undefined && (typeof options.path !== 'string' || options.path === ''))
       throw new ConfigurationError(`${owner}: option "path" must be a non-empty string`)
     this.path = options.path
-    ;({ param: this.param, basename: this.basename } = routePathOptions(options, owner))
+    ;({
+      param: this.param,
+      basename: this.basename,
+      dotfiles: this.dotfiles,
+    } = routePathOptions(options, owner))
   }
 
   /** The key to serve: the `path` option, else the route parameter. Override to compute it. */
@@ -94,6 +107,7 @@ export class StorageDownloadView extends DownloadView {
 
   async getFile(request: DownloadRequest): Promise<DownloadFile> {
     const key = await this.getPath(request)
+    checkRequestedPath(key, this.dotfiles)
     return StorageFile.describe(this.getStorage(request), key, { name: this.getBasename(request, key) })
   }
 }

@@ -1,5 +1,8 @@
 /** @module PathDownloadView: its options, one absolute file, and paths confined under a root. */
+
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
+import os from 'node:os'
 import path from 'node:path'
 import { BadPathError, ConfigurationError, FileNotFoundError, UnsafePathError } from '../../../src/errors'
 import type { DownloadFile } from '../../../src/files/download-file'
@@ -274,5 +277,39 @@ describe('PathDownloadView other options', () => {
     const plan = await planFor(new PathDownloadView({ path: NUMS, offload: false }), requestWith({}))
     expect(plan.body).toBeDefined()
     expect(plan.headers['Content-Length']).toBe('9')
+  })
+})
+
+describe('PathDownloadView option "dotfiles"', () => {
+  let root: string
+
+  beforeAll(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), 'downloadview-dotfiles-'))
+    await mkdir(path.join(root, '.git'))
+    await writeFile(path.join(root, '.env'), 'SECRET=1')
+    await writeFile(path.join(root, '.git', 'config'), '[core]')
+  })
+
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true })
+  })
+
+  it.each(['.env', '.git/config'])('answers %j under a root as not found by default (deny)', async (key) => {
+    expect(
+      await rejectionOf(new PathDownloadView({ root }).getFile(requestWith({ path: key }))),
+    ).toBeInstanceOf(FileNotFoundError)
+  })
+
+  it('serves them with "allow"', async () => {
+    const file = await new PathDownloadView({ root, dotfiles: 'allow' }).getFile(
+      requestWith({ path: '.env' }),
+    )
+    expect(await contentOf(file)).toBe('SECRET=1')
+  })
+
+  it('answers a trailing slash after a file name as not found', async () => {
+    expect(
+      await rejectionOf(new PathDownloadView({ root: FIXTURES }).getFile(requestWith({ path: 'nums.txt/' }))),
+    ).toBeInstanceOf(FileNotFoundError)
   })
 })

@@ -314,3 +314,47 @@ describe('StorageDownloadView.getFile()', () => {
     expect(file.name).toBe('latest-nums.txt')
   })
 })
+
+describe('StorageDownloadView option "dotfiles"', () => {
+  beforeEach(async () => {
+    await media.save('.env', 'SECRET=1')
+    await media.save('.git/config', '[core]')
+    await media.save('a/.hidden/b.txt', 'hidden')
+  })
+
+  it.each(['.env', '.git/config', 'a/.hidden/b.txt', './.env'])(
+    'answers %j as not found by default (deny), though the storage holds it',
+    async (key) => {
+      expect(await media.exists(key)).toBe(true)
+      expect(await rejectionOf(build().getFile(requestWith({ path: key })))).toBeInstanceOf(FileNotFoundError)
+    },
+  )
+
+  it('serves them with "allow"', async () => {
+    const file = await build({ dotfiles: 'allow' }).getFile(requestWith({ path: '.git/config' }))
+    expect(await readAll(await file.open())).toEqual(Buffer.from('[core]'))
+  })
+
+  it('still serves names with dots inside or at the end of a segment', async () => {
+    await media.save('a.b/c..d.txt', 'dots')
+    const file = await build().getFile(requestWith({ path: 'a.b/c..d.txt' }))
+    expect(await readAll(await file.open())).toEqual(Buffer.from('dots'))
+  })
+
+  it('throws a ConfigurationError naming "dotfiles" for another value', () => {
+    expect(() => build({ dotfiles: 'ignore' as 'deny' })).toThrow(
+      new ConfigurationError(`StorageDownloadView: option "dotfiles" must be 'allow' or 'deny'`),
+    )
+  })
+})
+
+describe('StorageDownloadView with a trailing slash after a file name', () => {
+  it('answers not found: "f.txt/" is no alias of "f.txt"', async () => {
+    expect(await rejectionOf(build().getFile(requestWith({ path: 'hello-world.txt/' })))).toBeInstanceOf(
+      FileNotFoundError,
+    )
+    expect(
+      await rejectionOf(build().getFile(requestWith({ path: ['docs', 'nums.txt', ''] }))),
+    ).toBeInstanceOf(FileNotFoundError)
+  })
+})
