@@ -2,6 +2,7 @@
  * @module typeorm-downloadview/express: the Express adapter (Express 4.21+ and 5). The only entry
  * whose types need `@types/express`.
  */
-export { requireSignature, type SignatureMiddleware } from '../signing/require-signature'
+
 export { offloadMiddleware } from '../offload/offload'
-export { downloadErrorHandler, toHandler } from './to-handler'
+export { requireSignature, type SignatureMiddleware } from '../signing/require-signature'
+export { type DownloadErrorHandlerOptions, downloadErrorHandler, toHandler } from './to-handler'

@@ -1,7 +1,8 @@
 /** @module The Express adapter: the only module that knows Express. */
 import type { ErrorRequestHandler, RequestHandler } from 'express'
-import { statusForError } from '../errors'
+import { ConfigurationError, statusForError } from '../errors'
 import { statusAnswer } from '../responder/respond'
+import { type Logger, stderrLogger } from '../responder/send'
 import type { DownloadView } from '../views/download-view'
 
 /**
@@ -15,19 +16,36 @@ export function toHandler(view: DownloadView): RequestHandler {
   return (req, res, next) => handler(req, res, next)
 }
 
+/** Options of {@link downloadErrorHandler}. */
+export interface DownloadErrorHandlerOptions {
+  /**
+   * Where each 5xx it writes is reported, with the error.
+   * @default a logger that writes one line to standard error
+   */
+  logger?: Logger
+}
+
 /**
  * An error middleware for the end of the app: answers library errors that reach Express (from
  * guards or custom handlers) with their status, and anything else with a bare 500. Never a stack
- * trace to the client. Errors that carry a 4xx `status` (Express's own, for a malformed URL
- * escape) keep it.
+ * trace to the client; every 5xx it writes is logged, with the request's method and path (not its
+ * query, which may hold a signature). Errors that carry a 4xx `status` (Express's own, for a
+ * malformed URL escape) keep it.
  */
-export function downloadErrorHandler(): ErrorRequestHandler {
-  return (error, _req, res, next) => {
+export function downloadErrorHandler(options: DownloadErrorHandlerOptions = {}): ErrorRequestHandler {
+  const logger = options.logger ?? stderrLogger
+  if (typeof logger?.error !== 'function')
+    throw new ConfigurationError('downloadErrorHandler(): option "logger" must have an error() method')
+  return (error, req, res, next) => {
     if (res.headersSent) {
       next(error)
       return
     }
     const answer = statusAnswer(statusForError(error) ?? clientErrorStatus(error) ?? 500)
+    if (answer.status >= 500) {
+      const path = (req.originalUrl ?? req.url ?? '').split('?')[0]
+      logger.error(`${req.method} ${path}: ${answer.status}`, error)
+    }
     res.writeHead(answer.status, answer.headers).end(answer.text)
   }
 }

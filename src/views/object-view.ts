@@ -7,6 +7,7 @@ import { hasFile, type StoredFile } from '../columns/stored-file'
 import { ConfigurationError, FileNotFoundError, ServiceUnavailableError } from '../errors'
 import type { DownloadFile } from '../files/download-file'
 import { StorageFile } from '../files/storage-file'
+import { BurstLog, databaseFault } from '../lookup/database-errors'
 import { rejectUnknownOptions } from '../responder/options'
 import { storages } from '../storage/registry'
 import { type DownloadRequest, DownloadView, type DownloadViewOptions, VIEW_OPTIONS } from './download-view'
@@ -115,6 +116,8 @@ export class ObjectDownloadView<E extends ObjectLiteral> extends DownloadView {
   private prepared: PreparedQuery | undefined
   /** Lookups waiting for the next turn of the event loop (see `lookupTogether`). */
   private pending: PendingLookups | undefined
+  /** Configuration faults of the database already reported (see `getObject`). */
+  private readonly faults = new BurstLog()
 
   constructor(options: ObjectDownloadViewOptions<E>) {
     super(options)
@@ -194,11 +197,20 @@ export class ObjectDownloadView<E extends ObjectLiteral> extends DownloadView {
     try {
       rows = await this.runLookup(query, value)
     } catch (error) {
-      if (isConnectionError(error))
-        throw new ServiceUnavailableError(`The database is unavailable: ${(error as Error).message}`, {
-          cause: error,
-        })
-      throw error
+      const fault = databaseFault(error)
+      if (!fault) throw error
+      const reason = `The database is unavailable: ${(error as Error).message}`
+      if (fault === 'configuration') {
+        // A fault an operator must fix (no such database, a role that may not log in): an alarm,
+        // but one per burst, not one per request.
+        const code = String((error as { code?: unknown }).code)
+        const line = this.faults.line(
+          code,
+          `${this.constructor.name} (${this.entity.name}): ${reason} [${code}]`,
+        )
+        if (line) this.logger.error(line)
+      }
+      throw new ServiceUnavailableError(reason, { cause: error })
     }
     const row = rows[0]
     if (!row) throw notFound()
@@ -301,7 +313,7 @@ export class ObjectDownloadView<E extends ObjectLiteral> extends DownloadView {
       // plan after a migration, a statement timeout) is one value's problem at most: each value is
       // looked up alone, so that one failure never fails the other requests of its batch.
       for (const [index, waiter] of waiters.entries()) {
-        if (isConnectionError(error) && !isStalePlan(error)) waiter.reject(error)
+        if (databaseFault(error) && !isStalePlan(error)) waiter.reject(error)
         else this.lookupAlone(pool, query, values[index] as string).then(waiter.resolve, waiter.reject)
       }
     }
@@ -428,31 +440,4 @@ function declaresColumn(entity: Function, property: string): boolean {
   const inherits = (target: Function | string) =>
     typeof target === 'function' && (target === entity || entity.prototype instanceof target)
   return args.columns.some((column) => inherits(column.target) && column.propertyName === property)
-}
-
-/** Errors that mean "the database cannot be reached", as opposed to a bad query. */
-function isConnectionError(error: unknown): boolean {
-  const { code, message } = (error ?? {}) as { code?: string; message?: string }
-  if (
-    code &&
-    (code.startsWith('08') ||
-      code === '57P01' ||
-      code === '57P02' ||
-      code === '57P03' ||
-      code === '57014' || // statement_timeout: a database too slow to answer
-      code === '53300' || // too many connections
-      code === 'ECONNREFUSED' ||
-      code === 'ECONNRESET' ||
-      code === 'ETIMEDOUT' ||
-      code === 'EHOSTUNREACH' ||
-      code === 'ENETUNREACH' ||
-      code === 'EAI_AGAIN')
-  )
-    return true
-  return (
-    typeof message === 'string' &&
-    /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Query read timeout|Cannot use a pool after calling end/i.test(
-      message,
-    )
-  )
 }

@@ -45,6 +45,9 @@ afterAll(async () => {
   storages.clear()
 })
 
+/** What downloadErrorHandler() logged. */
+const logged: string[] = []
+
 /** The app of the README on `framework`, plus the signature and offload middlewares. */
 function appOn(framework: Express) {
   const app = framework()
@@ -60,7 +63,7 @@ function appOn(framework: Express) {
   app.get('/crashes', () => {
     throw new Error('a bug')
   })
-  app.use(downloadErrorHandler())
+  app.use(downloadErrorHandler({ logger: { error: (message) => logged.push(message) } }))
   return app
 }
 
@@ -133,8 +136,10 @@ describe.each([
     expect(missing.text).toBe('Not Found\n')
     const badEscape = await request(app).get('/d/%E0%A4%A')
     expect(badEscape.status).toBe(400)
+    logged.length = 0
     const bug = await request(app).get('/crashes')
     expect(bug.status).toBe(500)
+    expect(logged).toEqual(['GET /crashes: 500'])
     expect(bug.text).toBe('Internal Server Error\n')
   })
 })
