@@ -61,6 +61,12 @@ export interface ObjectDownloadViewOptions<E extends ObjectLiteral> extends Down
    * @default []
    */
   select?: (keyof E & string)[]
+  /**
+   * Serve rows that `softRemove()` marked as deleted (an entity with `@DeleteDateColumn()`), as
+   * TypeORM's `find({ withDeleted: true })` does. By default they are 404, as `findOneBy` has them.
+   * @default false
+   */
+  withDeleted?: boolean
 }
 
 const OWN_OPTIONS = [
@@ -72,6 +78,7 @@ const OWN_OPTIONS = [
   'basename',
   'select',
   'prepare',
+  'withDeleted',
 ]
 const INTEGER_TYPES = new Set(['int', 'int2', 'int4', 'int8', 'integer', 'smallint', 'bigint'])
 const INT_MAX: Record<string, bigint> = {
@@ -113,6 +120,7 @@ export class ObjectDownloadView<E extends ObjectLiteral> extends DownloadView {
   readonly basenameProperty: string | undefined
   readonly selectProperties: readonly string[]
   private readonly prepareLookup: boolean
+  private readonly withDeleted: boolean
   private prepared: PreparedQuery | undefined
   /** Lookups waiting for the next turn of the event loop (see `lookupTogether`). */
   private pending: PendingLookups | undefined
@@ -170,6 +178,9 @@ export class ObjectDownloadView<E extends ObjectLiteral> extends DownloadView {
     if (options.prepare !== undefined && typeof options.prepare !== 'boolean')
       throw new ConfigurationError(`${owner}: option "prepare" must be true or false`)
     this.prepareLookup = options.prepare ?? true
+    if (options.withDeleted !== undefined && typeof options.withDeleted !== 'boolean')
+      throw new ConfigurationError(`${owner}: option "withDeleted" must be true or false`)
+    this.withDeleted = options.withDeleted ?? false
   }
 
   /**
@@ -376,13 +387,17 @@ export class ObjectDownloadView<E extends ObjectLiteral> extends DownloadView {
       typeof lookupColumn.type === 'function' ? lookupColumn.type.name : lookupColumn.type,
     ).toLowerCase()
     const where = driver.escape(lookupColumn.databaseName)
-    const sql = `SELECT ${select} FROM ${table} WHERE ${where} = ${driver.createParameter('value', 0)} LIMIT 1`
+    // Rows that softRemove() marked are gone for TypeORM's own finds: the same here, unless asked.
+    const deleteDate = metadata.deleteDateColumn
+    const alive =
+      deleteDate && !this.withDeleted ? ` AND ${driver.escape(deleteDate.databaseName)} IS NULL` : ''
+    const sql = `SELECT ${select} FROM ${table} WHERE ${where} = ${driver.createParameter('value', 0)}${alive} LIMIT 1`
     const cast = BATCH_CASTS[type]
     const batchSql =
       cast === undefined
         ? undefined
         : `SELECT r.*, k.i AS "__dv_index" FROM unnest($1::text[]) WITH ORDINALITY AS k(v, i) ` +
-          `CROSS JOIN LATERAL (SELECT ${select} FROM ${table} WHERE ${where} = k.v${cast} LIMIT 1) r`
+          `CROSS JOIN LATERAL (SELECT ${select} FROM ${table} WHERE ${where} = k.v${cast}${alive} LIMIT 1) r`
     this.prepared = {
       sql,
       name: `typeorm_downloadview_${hash(sql)}`,
