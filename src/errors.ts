@@ -58,6 +58,18 @@ export class ServiceUnavailableError extends DownloadError {
   override name = 'ServiceUnavailableError'
 }
 
+/**
+ * A stored image that sharp cannot decode (cut short, corrupt, over the byte or pixel limit), so no
+ * variant of it can be made: 422. Not a 5xx: the server works, and asking again cannot help, as the
+ * same bytes fail the same way (5xx tells clients, CDNs and monitors to retry and to alarm); not a
+ * 404: the row and its file exist, and a 404 would hide the problem among mistyped URLs in the
+ * access log. 422 (RFC 9110 §15.5.21) says the request was understood but what it asks cannot be
+ * done with this content; clients do not retry it (imgproxy answers 422 for a source it cannot read).
+ */
+export class UndecodableImageError extends DownloadError {
+  override name = 'UndecodableImageError'
+}
+
 /** A row cannot be saved because its file column does not describe a readable file. */
 export class FileColumnError extends DownloadError {
   override name = 'FileColumnError'
@@ -78,6 +90,7 @@ export function statusForError(error: unknown): number | undefined {
   if (error instanceof SignatureError || error instanceof DestinationNotAllowedError) return 403
   if (error instanceof UpstreamError) return error.timedOut ? 504 : 502
   if (error instanceof ServiceUnavailableError) return 503
+  if (error instanceof UndecodableImageError) return 422
   return undefined
 }
 

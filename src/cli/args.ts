@@ -38,6 +38,8 @@ export interface CheckOptions extends CommonOptions, OrphanScanOptions {
   checksum: boolean
   /** List the storages for files that no row references. */
   orphans: boolean
+  /** Decode the files of image columns, to find those that sharp cannot decode. */
+  decodeImages: boolean
 }
 
 export interface BackfillOptions extends CommonOptions {
@@ -82,7 +84,14 @@ const SCAN = {
 const ENTITY = { type: 'string', multiple: true } as const
 
 const OPTIONS = {
-  check: { ...COMMON, ...SCAN, entity: ENTITY, checksum: { type: 'boolean' }, orphans: { type: 'boolean' } },
+  check: {
+    ...COMMON,
+    ...SCAN,
+    entity: ENTITY,
+    checksum: { type: 'boolean' },
+    orphans: { type: 'boolean' },
+    'decode-images': { type: 'boolean' },
+  },
   backfill: { ...COMMON, entity: ENTITY, 'resume-from': { type: 'string' } },
   cleanup: {
     ...COMMON,
@@ -139,6 +148,7 @@ export function parseArguments(argv: readonly string[]): ParsedArguments {
         entities: (values.entity as string[] | undefined) ?? [],
         checksum: flag(values, 'checksum', true),
         orphans: flag(values, 'orphans', true),
+        decodeImages: flag(values, 'decode-images', false),
       }
     case 'backfill': {
       const resumeFrom = values['resume-from'] as string | undefined

@@ -1,10 +1,14 @@
 /**
- * @module `check`: rows whose file is missing or changed, rows whose metadata is incomplete, and
- * files that no row references. Reads rows in keyset pages and stats (and hashes) their files.
+ * @module `check`: rows whose file is missing or changed, rows whose metadata is incomplete, images
+ * that do not decode, and files that no row references. Reads rows in keyset pages and stats (and
+ * hashes, and decodes) their files.
  */
+import os from 'node:os'
 import { sha256Of } from '../columns/checksum'
 import type { FileColumnMetadata } from '../columns/file-column'
 import { BadPathError, FileNotFoundError, UnsafePathError } from '../errors'
+import { loadSharp } from '../images/sharp'
+import { concurrencyLimit, type DecodeResult, decodeImage } from '../images/variants'
 import type { Storage } from '../storage/storage'
 import type { CheckOptions } from './args'
 import { type CommandContext, formatBytes, plural, printLine, progressFor } from './context'
@@ -56,10 +60,15 @@ interface Incomplete extends Place {
   fields: string[]
 }
 
+interface Undecodable extends Place {
+  /** sharp's message, on one line. */
+  reason: string
+}
+
 /** The whole result, as `--json` prints it. */
 export interface CheckReport {
   command: 'check'
-  /** No missing, changed or orphan file (incomplete rows are warnings). */
+  /** No missing, changed, undecodable or orphan file (incomplete rows are warnings). */
   ok: boolean
   counts: {
     rows: number
@@ -67,15 +76,20 @@ export interface CheckReport {
     missing: number
     changed: number
     incomplete: number
+    /** Images that sharp cannot decode (with --decode-images). */
+    undecodable: number
     orphans: number
     /** Files listed in the storages (under --prefix, excluded keys left out). */
     listed: number
     /** Unreferenced files younger than --min-age, not reported. */
     recent: number
+    /** Images decoded (with --decode-images), whether they decoded or not. */
+    decoded: number
   }
   missing: Missing[]
   changed: Changed[]
   incomplete: Incomplete[]
+  undecodable: Undecodable[]
   orphans: (Omit<Orphan, 'modifiedAt'> & { modifiedAt: string })[]
   warnings: string[]
 }
@@ -87,6 +101,10 @@ type Finding =
   | { kind: 'missing'; value: Missing }
   | { kind: 'changed'; value: Changed }
   | { kind: 'incomplete'; value: Incomplete }
+  | { kind: 'undecodable'; value: Undecodable }
+
+/** Decodes the image at `key` of `storage` (with --decode-images). */
+type Decode = (storage: Storage, key: string) => Promise<DecodeResult>
 
 /** Runs `check`; resolves to the exit status (0 clean, 1 problems). */
 export async function runCheck(options: CheckOptions, context: CommandContext): Promise<number> {
@@ -97,16 +115,29 @@ export async function runCheck(options: CheckOptions, context: CommandContext): 
   const report: CheckReport = {
     command: 'check',
     ok: true,
-    counts: { rows: 0, files: 0, missing: 0, changed: 0, incomplete: 0, orphans: 0, listed: 0, recent: 0 },
+    counts: {
+      rows: 0,
+      files: 0,
+      missing: 0,
+      changed: 0,
+      incomplete: 0,
+      undecodable: 0,
+      orphans: 0,
+      listed: 0,
+      recent: 0,
+      decoded: 0,
+    },
     missing: [],
     changed: [],
     incomplete: [],
+    undecodable: [],
     orphans: [],
     warnings: [],
   }
   const print = (progress: Progress, line: string) => {
     if (!options.json) printLine(context, progress, line)
   }
+  const decode = options.decodeImages ? imageDecoder(selected, report) : undefined
 
   // Rows: stat (and hash) the files of the selected entities.
   for (const entity of selected) {
@@ -138,7 +169,7 @@ export async function runCheck(options: CheckOptions, context: CommandContext): 
           storage: column.storage,
           path: fields.path as string,
         }
-        return inspect(storage, column, fields, place, options.checksum)
+        return inspect(storage, column, fields, place, options.checksum, decode)
       })
       for (const [index, found] of findings.entries()) {
         const task = tasks[index]
@@ -199,8 +230,10 @@ export async function runCheck(options: CheckOptions, context: CommandContext): 
   report.counts.missing = report.missing.length
   report.counts.changed = report.changed.length
   report.counts.incomplete = report.incomplete.length
+  report.counts.undecodable = report.undecodable.length
   report.counts.orphans = report.orphans.length
-  report.ok = report.counts.missing + report.counts.changed + report.counts.orphans === 0
+  report.ok =
+    report.counts.missing + report.counts.changed + report.counts.undecodable + report.counts.orphans === 0
   if (options.json) context.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
   else {
     for (const warning of report.warnings) context.stderr.write(`warning: ${warning}\n`)
@@ -212,7 +245,29 @@ export async function runCheck(options: CheckOptions, context: CommandContext): 
 function record(report: CheckReport, finding: Finding): void {
   if (finding.kind === 'missing') report.missing.push(finding.value)
   else if (finding.kind === 'changed') report.changed.push(finding.value)
+  else if (finding.kind === 'undecodable') report.undecodable.push(finding.value)
   else report.incomplete.push(finding.value)
+}
+
+/**
+ * `--decode-images`: decodes with sharp (loaded now, so that a missing sharp stops the command
+ * before any row is read), as many images at a time as there are cores, as variants are made: a
+ * decode is CPU-bound, and sharp holds each image's bytes (at most LIMIT_INPUT_BYTES) while it
+ * decodes. Counts the images decoded in `report`. `undefined`, with a warning, when no selected
+ * entity has an image column.
+ */
+function imageDecoder(selected: FileEntity[], report: CheckReport): Decode | undefined {
+  if (!selected.some((entity) => entity.columns.some((column) => column.image))) {
+    report.warnings.push('--decode-images: no selected entity has an @ImageColumn(), nothing to decode')
+    return undefined
+  }
+  loadSharp()
+  const decoding = concurrencyLimit(Math.max(1, os.availableParallelism()))
+  return async (storage, key) => {
+    const result = await decoding.run(() => decodeImage(storage, key))
+    report.counts.decoded++
+    return result
+  }
 }
 
 /** What is wrong with one file column of one row, if anything. */
@@ -222,6 +277,7 @@ async function inspect(
   fields: Record<string, unknown>,
   place: Place,
   checksum: boolean,
+  decode: Decode | undefined,
 ): Promise<Finding[]> {
   const findings: Finding[] = []
   const empty = missingFields(column, fields)
@@ -238,13 +294,23 @@ async function inspect(
         kind: 'changed',
         value: { ...place, reason: 'size', expected, actual: { size: stat.size } },
       })
-    } else if (checksum && sha256 !== null) {
+      return findings
+    }
+    if (checksum && sha256 !== null) {
       const actual = await sha256Of(await storage.open(place.path))
-      if (actual !== sha256)
+      if (actual !== sha256) {
         findings.push({
           kind: 'changed',
           value: { ...place, reason: 'sha256', expected, actual: { size: stat.size, sha256: actual } },
         })
+        return findings
+      }
+    }
+    // Only the row's own file is decoded: a changed one is reported already.
+    if (decode && column.image) {
+      const result = await decode(storage, place.path)
+      if (result.kind === 'undecodable')
+        findings.push({ kind: 'undecodable', value: { ...place, reason: result.reason } })
     }
   } catch (error) {
     findings.push({ kind: 'missing', value: { ...place, reason: missingReason(error) } })
@@ -272,18 +338,21 @@ function describeFinding(finding: Finding, entity: FileEntity, row: RawRow): str
     }
     case 'incomplete':
       return `incomplete  ${where}: no ${finding.value.fields.join(', ')} (backfill fills them)`
+    case 'undecodable':
+      return `undecodable ${where}: ${finding.value.reason}`
   }
 }
 
 function summary(report: CheckReport, selected: FileEntity[], options: CheckOptions): string {
   const { counts } = report
   const lines = [
-    `Checked ${plural(counts.rows, 'row')} (${plural(counts.files, 'file')}) of ${selected.map((entity) => entity.name).join(', ')}` +
+    `Checked ${plural(counts.rows, 'row')} (${plural(counts.files, 'file')}${options.decodeImages ? `; decoded ${plural(counts.decoded, 'image')}` : ''}) of ${selected.map((entity) => entity.name).join(', ')}` +
       (options.orphans ? `; listed ${plural(counts.listed, 'stored file')}.` : '.'),
   ]
   const problems = [
     counts.missing && `${counts.missing} missing`,
     counts.changed && `${counts.changed} changed`,
+    counts.undecodable && `${counts.undecodable} undecodable`,
     counts.orphans && plural(counts.orphans, 'orphan'),
   ].filter(Boolean)
   lines.push(problems.length > 0 ? `Problems: ${problems.join(', ')}.` : 'No problems.')

@@ -26,8 +26,9 @@ Checks and repairs the files of the rows of entities with @FileColumn() properti
 
 Commands:
   check              Report rows whose file is missing or changed (size, then SHA-256),
-                     files that no row references (orphans), and rows whose metadata is
-                     incomplete (a warning: backfill fills it). Exit 1 when problems are found.
+                     files that no row references (orphans), images that do not decode
+                     (with --decode-images), and rows whose metadata is incomplete (a
+                     warning: backfill fills it). Exit 1 when problems are found.
   backfill           Fill missing metadata (size, content type, mtime, SHA-256, image fields)
                      of existing rows, a batch at a time, each batch in its own transaction.
   cleanup --orphans  List orphan files; delete them only with --delete.
@@ -47,6 +48,9 @@ check:
   --entity <name>          Check only this entity's rows (repeatable)        [default: all]
   --no-checksum            Compare sizes only; do not hash the files
   --no-orphans             Do not list the storages for orphan files
+  --decode-images          Decode the file of every image column with sharp, as a variant
+                           would, and report those that do not decode (cut short, corrupt);
+                           costs the CPU of one small variant per image
   --prefix <prefix>        Look for orphans only among keys with this prefix
   --exclude <prefix>       Never report keys under this prefix (repeatable; variants/ always)
   --min-age <duration>     Do not report files modified more recently (30s, 15m, 1h, 2d)

@@ -12,6 +12,8 @@ import type { DownloadRequest } from '../views/download-view'
 import { ObjectDownloadView, type ObjectDownloadViewOptions } from '../views/object-view'
 import {
   ensureVariant,
+  FailedVariants,
+  type FailedVariantsOptions,
   VARIANT_FORMATS,
   type VariantFormat,
   type VariantSpec,
@@ -43,12 +45,36 @@ export interface ImageVariantViewOptions<E extends ObjectLiteral> extends Object
    * @default 'variants'
    */
   variantPrefix?: string
+  /**
+   * A variant that fails because of its source's bytes (cut short, corrupt, over a limit) is a 422,
+   * logged as one warning; it is then remembered by source checksum and variant, and requests for it
+   * get the 422 at once, without reading or decoding the source again, nor another log line. A
+   * replaced image has another checksum, so its variants are tried at once. `false` remembers
+   * nothing: each request decodes the source again.
+   * @default { maxEntries: 1000, ttl: 600 }
+   */
+  rememberFailures?: RememberFailuresOptions | false
+}
+
+/** The bounds of {@link ImageVariantViewOptions.rememberFailures}. */
+export interface RememberFailuresOptions {
+  /**
+   * The most failed variants remembered, from 1 to 1000000; past it, the oldest is forgotten.
+   * @default 1000
+   */
+  maxEntries?: number
+  /**
+   * Seconds a failed variant is remembered, above 0 and at most 86400 (a day).
+   * @default 600
+   */
+  ttl?: number
 }
 
 /** The default {@link ImageVariantViewOptions.widths}. */
 export const DEFAULT_VARIANT_WIDTHS: readonly number[] = [64, 128, 256, 512, 1024, 2048]
 const MAX_WIDTH = 10000
 const SHA256 = /^[0-9a-f]{64}$/i
+const REMEMBER_FAILURES: FailedVariantsOptions = { maxEntries: 1000, ttl: 600 }
 
 /**
  * Serves a variant of an `@ImageColumn()`: the row is looked up as ObjectDownloadView does, the query
@@ -60,7 +86,10 @@ const SHA256 = /^[0-9a-f]{64}$/i
  *
  * - a width or format outside the lists, missing, repeated or malformed: 400, before any query;
  * - no row, an empty column, a source row without a checksum, a source missing in the storage: 404;
- * - a source that sharp cannot decode: logged on the view's logger, then a 500.
+ * - a source that sharp cannot decode (cut short, corrupt, over a limit): 422, logged as one
+ *   warning on the view's logger, and remembered (`rememberFailures`) so that it is not decoded
+ *   again for every request;
+ * - a source that fails while it is read, a variant that cannot be written: logged, then a 500.
  *
  * @example
  * const variants = new ImageVariantView({ dataSource, entity: Photo, lookup: 'slug', file: 'image', attachment: false })
@@ -71,9 +100,13 @@ export class ImageVariantView<E extends ObjectLiteral> extends ObjectDownloadVie
   readonly formats: readonly VariantFormat[]
   readonly quality: number | undefined
   readonly variantPrefix: string
+  /** The `rememberFailures` option with its defaults, or `false`. */
+  readonly rememberFailures: FailedVariantsOptions | false
+  /** Variants whose source's bytes failed, by variant key. */
+  private readonly failedVariants: FailedVariants | undefined
 
   constructor(options: ImageVariantViewOptions<E>) {
-    const { widths, formats, quality, variantPrefix, ...rest } = options
+    const { widths, formats, quality, variantPrefix, rememberFailures, ...rest } = options
     super(rest)
     const owner = 'ImageVariantView'
     if (!this.fileColumn.image) {
@@ -113,6 +146,8 @@ export class ImageVariantView<E extends ObjectLiteral> extends ObjectDownloadVie
       )
     }
     this.variantPrefix = prefix
+    this.rememberFailures = rememberFailuresOption(rememberFailures, owner)
+    this.failedVariants = this.rememberFailures ? new FailedVariants(this.rememberFailures) : undefined
   }
 
   /**
@@ -159,7 +194,7 @@ export class ImageVariantView<E extends ObjectLiteral> extends ObjectDownloadVie
     }
     const storage = storages.get(this.fileColumn.storage)
     const key = variantKey(this.variantPrefix, value.sha256, spec)
-    const stat = await ensureVariant(storage, value.path, key, spec, this.logger)
+    const stat = await ensureVariant(storage, value.path, key, spec, this.logger, this.failedVariants)
     return new StorageFile(storage, key, {
       name: this.getVariantName(row, value, spec),
       size: stat.size,
@@ -174,6 +209,35 @@ export class ImageVariantView<E extends ObjectLiteral> extends ObjectDownloadVie
     const stem = source.replace(/(?<=.)\.[^.]*$/, '') || 'image'
     return `${stem}-${spec.width}.${variantExtension(spec.format)}`
   }
+}
+
+/** The `rememberFailures` option, checked, with its defaults. */
+function rememberFailuresOption(value: unknown, owner: string): FailedVariantsOptions | false {
+  if (value === undefined) return { ...REMEMBER_FAILURES }
+  if (value === false) return false
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigurationError(
+      `${owner}: option "rememberFailures" must be false or an object with maxEntries and ttl`,
+    )
+  }
+  for (const key of Object.keys(value)) {
+    if (key !== 'maxEntries' && key !== 'ttl')
+      throw new ConfigurationError(`${owner}: unknown option "rememberFailures.${key}"`)
+  }
+  const { maxEntries = REMEMBER_FAILURES.maxEntries, ttl = REMEMBER_FAILURES.ttl } =
+    value as RememberFailuresOptions
+  if (!(Number.isInteger(maxEntries) && maxEntries >= 1 && maxEntries <= 1_000_000)) {
+    throw new ConfigurationError(
+      `${owner}: option "rememberFailures.maxEntries" must be an integer from 1 to 1000000`,
+    )
+  }
+  // NaN fails both comparisons, Infinity the second.
+  if (!(typeof ttl === 'number' && ttl > 0 && ttl <= 86_400)) {
+    throw new ConfigurationError(
+      `${owner}: option "rememberFailures.ttl" must be a number of seconds above 0, at most 86400`,
+    )
+  }
+  return { maxEntries, ttl }
 }
 
 /** The one value of query parameter `name`; missing or repeated is an InvalidParameterError. */

@@ -8,11 +8,13 @@ import { requirePeers } from '../optional-peers'
 requirePeers('typeorm-downloadview/images', ['sharp'])
 
 export { type ImageField, StoredImage } from '../columns/stored-image'
+export { UndecodableImageError } from '../errors'
 export { ImageColumn } from './image-column'
 export {
   DEFAULT_VARIANT_WIDTHS,
   ImageVariantView,
   type ImageVariantViewOptions,
+  type RememberFailuresOptions,
 } from './image-variant-view'
 export {
   type ImageMetadata,

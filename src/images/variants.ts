@@ -3,12 +3,13 @@
  * source in its storage, kept in the same storage, and found there afterwards.
  */
 import os from 'node:os'
-import { pipeline, Transform } from 'node:stream'
+import { pipeline, type Readable, Transform } from 'node:stream'
+import { finished } from 'node:stream/promises'
 import type { Sharp } from 'sharp'
-import { DownloadError, FileNotFoundError } from '../errors'
-import type { Logger } from '../responder/send'
+import { DownloadError, FileNotFoundError, UndecodableImageError } from '../errors'
+import { type Logger, warn } from '../responder/send'
 import type { Storage, StorageStat } from '../storage/storage'
-import { inputTooLargeError, LIMIT_INPUT_BYTES, LIMIT_INPUT_PIXELS } from './metadata'
+import { InputTooLargeError, inputTooLargeError, LIMIT_INPUT_BYTES, LIMIT_INPUT_PIXELS } from './metadata'
 import { loadSharp } from './sharp'
 
 /** The formats a variant can be encoded in. */
@@ -34,10 +35,23 @@ const CONTENT_TYPES: Record<VariantFormat, string> = {
   png: 'image/png',
 }
 
-/** A variant could not be generated: sharp could not decode the source, or the write failed. */
+/**
+ * A variant could not be generated for a reason other than the source's bytes (those are an
+ * UndecodableImageError): the source failed while it was read, or the write failed. A 500.
+ */
 export class VariantGenerationError extends DownloadError {
   override name = 'VariantGenerationError'
 }
+
+/**
+ * How bad pixel data must be for sharp to stop decoding, for variants and decode checks: `'error'`.
+ * Data cut short or corrupt fails; a decoder's warning does not (a JPEG with stray bytes before a
+ * marker, which browsers show). sharp's default, `'warning'`, refuses those too, and `'truncated'`
+ * would turn corrupt data into garbage pixels. No level fails sooner: a decoder sees the end of the
+ * data when it gets there, so a file cut short costs the decoding of what comes before the cut.
+ * That is why failed variants are remembered ({@link FailedVariants}).
+ */
+export const FAIL_ON = 'error'
 
 /** Whether `format` is a quality-driven (lossy) encoding: PNG is not. */
 function usesQuality(format: VariantFormat): boolean {
@@ -73,10 +87,66 @@ export function variantKey(prefix: string, sha256: string, spec: VariantSpec): s
  */
 export function variantPipeline(spec: VariantSpec): Sharp {
   const encoder = spec.quality !== undefined && usesQuality(spec.format) ? { quality: spec.quality } : {}
-  return loadSharp()({ limitInputPixels: LIMIT_INPUT_PIXELS })
+  return resized(spec.width).toFormat(spec.format, encoder)
+}
+
+/** A sharp pipeline that reads an image (pixel limit, FAIL_ON), orients it and resizes it to `width`. */
+function resized(width: number): Sharp {
+  return loadSharp()({ limitInputPixels: LIMIT_INPUT_PIXELS, failOn: FAIL_ON })
     .rotate()
-    .resize({ width: spec.width, withoutEnlargement: true })
-    .toFormat(spec.format, encoder)
+    .resize({ width, withoutEnlargement: true })
+}
+
+/** The bounds of {@link FailedVariants}. */
+export interface FailedVariantsOptions {
+  /** The most failures kept; past it, the oldest is forgotten. */
+  maxEntries: number
+  /** Seconds a failure is kept. */
+  ttl: number
+}
+
+/**
+ * Variants that failed because of their source's bytes, by variant key (so by source checksum and
+ * variant spec, in one storage): asked again within `ttl` seconds, the same error answers without
+ * reading or decoding the source. At most `maxEntries` are kept, the oldest forgotten first, so
+ * a client that asks for many broken images cannot make it grow without bound.
+ *
+ * @example
+ * const failures = new FailedVariants({ maxEntries: 1000, ttl: 600 })
+ * await ensureVariant(storage, row.image.path, key, spec, logger, failures)
+ */
+export class FailedVariants {
+  private readonly entries = new Map<string, { error: UndecodableImageError; expires: number }>()
+
+  constructor(
+    readonly options: FailedVariantsOptions,
+    private readonly now: () => number = () => Date.now(),
+  ) {}
+
+  /** How many failures are kept (expired ones included, until they are asked for or pushed out). */
+  get size(): number {
+    return this.entries.size
+  }
+
+  /** The failure kept for `key`, if it is younger than `ttl`. */
+  get(key: string): UndecodableImageError | undefined {
+    const entry = this.entries.get(key)
+    if (!entry) return undefined
+    if (entry.expires >= this.now()) return entry.error
+    this.entries.delete(key)
+    return undefined
+  }
+
+  /** Keeps `error` for `key` from now on, forgetting the oldest failure when there are too many. */
+  remember(key: string, error: UndecodableImageError): void {
+    // Deleted first, so that a failure kept again moves to the end of the (insertion) order.
+    this.entries.delete(key)
+    this.entries.set(key, { error, expires: this.now() + this.options.ttl * 1000 })
+    for (const oldest of this.entries.keys()) {
+      if (this.entries.size <= this.options.maxEntries) break
+      this.entries.delete(oldest)
+    }
+  }
 }
 
 // Variants being found or generated right now, per storage, by key: concurrent requests share one.
@@ -87,8 +157,11 @@ const inFlight = new WeakMap<Storage, Map<string, Promise<StorageStat>>>()
  * storage has none. Concurrent calls for the same storage and key share one lookup and at most one
  * generation; the entry is dropped when it settles, whether it succeeded or failed.
  *
- * Rejects with `FileNotFoundError` when the source is missing, and with `VariantGenerationError`
- * (logged once, on `logger`) when sharp cannot decode the source or the write fails.
+ * Rejects with `FileNotFoundError` when the source is missing; with `UndecodableImageError` when
+ * the source's bytes fail (one warning line on `logger`, no stack: the bytes are at fault, not the
+ * code), kept in `failures` so that later calls for `key` get it again at once, without a read,
+ * a decode or a log line; and with `VariantGenerationError` (logged with its cause on `logger`)
+ * when the source fails while it is read or the write fails.
  */
 export function ensureVariant(
   storage: Storage,
@@ -96,7 +169,10 @@ export function ensureVariant(
   key: string,
   spec: VariantSpec,
   logger?: Logger,
+  failures?: FailedVariants,
 ): Promise<StorageStat> {
+  const failed = failures?.get(key)
+  if (failed) return Promise.reject(failed)
   let flights = inFlight.get(storage)
   if (!flights) {
     flights = new Map()
@@ -105,7 +181,13 @@ export function ensureVariant(
   const running = flights.get(key)
   if (running) return running
   const flight = findOrGenerate(storage, sourceKey, key, spec).catch((error: unknown) => {
-    if (error instanceof VariantGenerationError) logger?.error(error.message, error.cause)
+    if (error instanceof UndecodableImageError) {
+      failures?.remember(key, error)
+      if (logger) {
+        const kept = failures ? ` (not tried again for ${failures.options.ttl} s)` : ''
+        warn(logger, `${error.message}${kept}`)
+      }
+    } else if (error instanceof VariantGenerationError) logger?.error(error.message, error.cause)
     throw error
   })
   flights.set(key, flight)
@@ -160,6 +242,10 @@ const generating = concurrencyLimit(Math.max(1, os.availableParallelism()))
  * source while it decodes (as it does for any stream input), never the output; a source longer than
  * `limitBytes` fails the generation as soon as it passes the bound. The storage's save is atomic, so
  * a failed generation leaves nothing at `key`.
+ *
+ * Rejects with `UndecodableImageError` when the source's bytes are at fault (sharp cannot decode
+ * them or make this variant of them, or they pass a limit), and with `VariantGenerationError` when
+ * something else is (the source failed while it was read, the save failed).
  */
 export async function generateVariant(
   storage: Storage,
@@ -169,21 +255,88 @@ export async function generateVariant(
   limitBytes: number = LIMIT_INPUT_BYTES,
 ): Promise<StorageStat> {
   const source = await storage.open(sourceKey)
-  // pipeline() destroys every stream when one fails, and hands the error to the save.
-  const output = pipeline(source, byteLimit(limitBytes), variantPipeline(spec), () => undefined)
+  const { output, failure } = throughSharp(source, variantPipeline(spec), limitBytes)
   try {
     return await storage.save(key, output)
   } catch (error) {
     // A save that gave up without reading to the end would leave the source open and sharp working.
     output.destroy()
-    // Whatever stopped the save (sharp, a folder in the way of our own key) is the server's fault:
-    // a 500, not the 400 or 404 the same error means for a key a client chose.
+    const what = `Cannot generate the ${spec.width}px ${spec.format} variant of "${sourceKey}" in ${storage.name}`
+    const cause = failure()
+    // The bytes are at fault: the same bytes fail the same way, however often they are asked for.
+    if (cause) throw new UndecodableImageError(`${what}: ${failureReason(cause)}`, { cause })
+    // Whatever else stopped the save (the source's storage, a folder in the way of our own key) is
+    // the server's fault: a 500, not the 400 or 404 the same error means for a key a client chose.
     if (error instanceof VariantGenerationError) throw error
-    throw new VariantGenerationError(
-      `Cannot generate the ${spec.width}px ${spec.format} variant of "${sourceKey}" in ${storage.name}: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error },
-    )
+    throw new VariantGenerationError(`${what}: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    })
   }
+}
+
+/** What decoding a stored image found ({@link decodeImage}). */
+export type DecodeResult = { kind: 'decoded' } | { kind: 'undecodable'; reason: string }
+
+/**
+ * Decodes every pixel of the image at `key` as a variant would (the same limits and `failOn`), down
+ * to a 64-pixel-wide thumbnail that is thrown away: `undecodable`, with sharp's reason on one line,
+ * when ImageVariantView would answer 422 for it. Costs the CPU of making one variant. Rejects with
+ * the storage's error when the file cannot be read (FileNotFoundError…).
+ *
+ * @example
+ * const result = await decodeImage(storage, 'photos/sunset.png')
+ * if (result.kind === 'undecodable') report(result.reason)
+ */
+export async function decodeImage(
+  storage: Storage,
+  key: string,
+  limitBytes: number = LIMIT_INPUT_BYTES,
+): Promise<DecodeResult> {
+  const source = await storage.open(key)
+  // Raw output: no encoder to add a line of its own to sharp's message.
+  const { output, failure } = throughSharp(source, resized(64).raw(), limitBytes)
+  try {
+    await finished(output.resume())
+    return { kind: 'decoded' }
+  } catch (error) {
+    output.destroy()
+    const cause = failure()
+    if (cause) return { kind: 'undecodable', reason: failureReason(cause) }
+    throw error
+  }
+}
+
+/**
+ * `source` through the byte limit into `image` (a sharp pipeline), as one stream, and the error
+ * that the bytes caused, if any: they passed the byte limit, or sharp failed on them. Errors that
+ * pipeline() passes along from another stream (the source failing, the reader giving up) are not
+ * the bytes' fault.
+ */
+function throughSharp(
+  source: Readable,
+  image: Sharp,
+  limitBytes: number,
+): { output: Sharp; failure: () => Error | undefined } {
+  let failure: Error | undefined
+  // sharp emits its own errors on a live stream; pipeline() destroys the others with the error it
+  // got, so they emit it once destroyed. The listener stays after pipeline() is done: sharp may
+  // still report, and an 'error' without a listener would end the process.
+  image.on('error', (error: Error) => {
+    if (!image.destroyed || error instanceof InputTooLargeError) failure ??= error
+  })
+  // pipeline() destroys every stream when one fails, and hands the error to whoever reads `image`.
+  pipeline(source, byteLimit(limitBytes), image, () => undefined)
+  return { output: image, failure: () => failure }
+}
+
+/**
+ * sharp's message on one line: libvips repeats a decoder's complaint once per pass over the image
+ * and may end with a line of its own, which a log line does not need several times.
+ */
+function failureReason(error: Error): string {
+  const lines = [...new Set(error.message.split('\n').map((line) => line.trim()))].filter(Boolean)
+  const reason = lines.join('; ') || error.name
+  return reason.length > 300 ? `${reason.slice(0, 300)}…` : reason
 }
 
 /** Passes bytes through until more than `limit` have passed, then fails with inputTooLargeError(). */

@@ -128,6 +128,31 @@ export function oversizedPng(): Buffer {
   ])
 }
 
+/**
+ * A PNG whose header claims 16383 × 16383 pixels (sharp's pixel limit, so it is let through) cut
+ * short inside its pixel data, as an upload that broke off: the header reads well (attachFile()
+ * takes it), but decoding fails once the bytes run out, after inflating the `rows` rows there are.
+ * Built by hand: sharp would take seconds to encode the whole image first.
+ */
+export function truncatedPng(rows = 256): Buffer {
+  const side = 16383
+  const header = Buffer.alloc(13)
+  header.writeUInt32BE(side, 0)
+  header.writeUInt32BE(side, 4)
+  header[8] = 8 // bit depth
+  header[9] = 2 // truecolour
+  // Each row: filter type 0, then a grey pixel after another.
+  const row = Buffer.alloc(1 + side * 3, 0x80)
+  row[0] = 0
+  const whole = Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    pngChunk('IHDR', header),
+    pngChunk('IDAT', deflateSync(Buffer.concat(Array.from({ length: rows }, () => row)), { level: 1 })),
+  ])
+  // Cut inside the IDAT chunk: no CRC, no IEND.
+  return whole.subarray(0, whole.length - 8)
+}
+
 function pngChunk(type: string, data: Buffer): Buffer {
   const length = Buffer.alloc(4)
   length.writeUInt32BE(data.length)

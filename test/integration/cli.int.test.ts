@@ -9,12 +9,14 @@ import os from 'node:os'
 import path from 'node:path'
 import { DataSource, DeleteDateColumn, Entity, In, PrimaryGeneratedColumn, type Repository } from 'typeorm'
 import { Document } from '../../entities/Document'
-import { FileColumn, StoredFile, storages } from '../../src'
+import { Photo } from '../../entities/Photo'
+import { attachFile, FileColumn, StoredFile, storages } from '../../src'
 import { main } from '../../src/cli/main'
 import { KeyFilter, References, isReferencedNow } from '../../src/cli/orphans'
 import { findFileEntities, resolveStorages } from '../../src/cli/scan'
 import { LocalStorage } from '../../src/storage/local-storage'
 import { createTestDataSource, resetDatabase } from '../helpers/database'
+import { images, truncatedPng } from '../helpers/image-entities'
 
 /** A row with a file in the "attachments" storage that can be soft-deleted (and restored). */
 @Entity({ name: 'cli_note' })
@@ -202,9 +204,11 @@ describe('typeorm-downloadview check', () => {
         missing: 1,
         changed: 2,
         incomplete: 1,
+        undecodable: 0,
         orphans: 1,
         listed: 6,
         recent: 0,
+        decoded: 0,
       })
       const place = { entity: 'Document', column: 'file', storage: 'default' }
       expect(report.missing).toEqual([{ ...place, id: 2, path: 'docs/missing.txt', reason: 'not found' }])
@@ -232,6 +236,7 @@ describe('typeorm-downloadview check', () => {
       expect(report.orphans).toEqual([
         { storage: 'default', path: 'stray/orphan.bin', size: 12, modifiedAt: expect.any(String) },
       ])
+      expect(report.undecodable).toEqual([])
       expect(report.warnings).toEqual([])
     })
   })
@@ -278,6 +283,74 @@ describe('typeorm-downloadview check', () => {
       expect(run.status).toBe(0)
       expect(run.stdout).toContain('No problems.\n')
     })
+  })
+})
+
+describe('typeorm-downloadview check --decode-images', () => {
+  let photoDataSourceFile: string
+  let brokenPath: string
+
+  /** `check` on Photo alone (a DataSource file with only that entity), without the orphan scan. */
+  const checkPhotos = (...args: string[]) =>
+    runBin('check', '-d', photoDataSourceFile, '--storage', `default=${root}`, '--no-orphans', ...args)
+
+  beforeAll(async () => {
+    await resetDatabase(dataSource)
+    await rm(root, { recursive: true, force: true })
+    photoDataSourceFile = path.join(scratch, 'photo-data-source.ts')
+    const { url } = dataSource.options as { url?: string }
+    await writeFile(
+      photoDataSourceFile,
+      [
+        `import { DataSource } from ${JSON.stringify(require.resolve('typeorm'))}`,
+        `import { Photo } from ${JSON.stringify(path.join(REPOSITORY, 'entities', 'Photo'))}`,
+        `export default new DataSource({ type: 'postgres', url: ${JSON.stringify(url)}, entities: [Photo] })`,
+        '',
+      ].join('\n'),
+    )
+    // Both saved with attachFile(), which reads only the header: the PNG cut short gets in.
+    const photos = dataSource.getRepository(Photo)
+    const good = photos.create({ slug: 'good', title: 'good' })
+    await attachFile(good, 'image', await images.jpeg(), { name: 'good.jpg' })
+    await photos.save(good)
+    const broken = photos.create({ slug: 'broken', title: 'broken' })
+    await attachFile(broken, 'image', truncatedPng(), { name: 'broken.png' })
+    await photos.save(broken)
+    brokenPath = broken.image?.path as string
+  })
+
+  it('without it, decodes nothing and finds no problem', async () => {
+    const run = await checkPhotos('--json')
+    expect(run.status).toBe(0)
+    expect(json(run).counts).toMatchObject({ rows: 2, files: 2, decoded: 0, undecodable: 0 })
+  })
+
+  it('reports the stored image that does not decode, and exits 1', async () => {
+    const run = await checkPhotos('--decode-images')
+    expect(run.status).toBe(1)
+    expect(run.stdout).toBe(
+      `undecodable Photo#2.image  ${brokenPath}: vipspng: libpng read error\n` +
+        'Checked 2 rows (2 files; decoded 2 images) of Photo.\n' +
+        'Problems: 1 undecodable.\n',
+    )
+  })
+
+  it('lists it in the JSON report', async () => {
+    const run = await checkPhotos('--decode-images', '--json')
+    expect(run.status).toBe(1)
+    const report = json(run)
+    expect(report.ok).toBe(false)
+    expect(report.counts).toMatchObject({ rows: 2, files: 2, decoded: 2, undecodable: 1 })
+    expect(report.undecodable).toEqual([
+      {
+        entity: 'Photo',
+        id: 2,
+        column: 'image',
+        storage: 'default',
+        path: brokenPath,
+        reason: 'vipspng: libpng read error',
+      },
+    ])
   })
 })
 

@@ -12,7 +12,13 @@ import type { Logger } from '../../src/responder/send'
 import { storages } from '../../src/storage/registry'
 import { assertDownload, binaryParser } from '../../src/testing'
 import { ImageVariantView, type ImageVariantViewOptions } from '../../src/images/image-variant-view'
-import { createImageDataSource, images, NOT_AN_IMAGE, TestPhoto } from '../helpers/image-entities'
+import {
+  createImageDataSource,
+  images,
+  NOT_AN_IMAGE,
+  TestPhoto,
+  truncatedPng,
+} from '../helpers/image-entities'
 import { CountingStorage, temporaryStorage } from '../helpers/storage'
 
 let dataSource: DataSource
@@ -27,11 +33,20 @@ const queryCount = () => querySpies.reduce((sum, spy) => sum + spy.mock.calls.le
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex')
 
-/** A logger that keeps what it is given. */
-function recordingLogger(): Logger & { errors: string[] } {
+/** A logger that keeps what it is given, errors and warnings apart. */
+function recordingLogger(): Logger & { errors: string[]; warnings: string[] } {
   const errors: string[] = []
-  return { errors, error: (message) => errors.push(message) }
+  const warnings: string[] = []
+  return {
+    errors,
+    warnings,
+    error: (message) => errors.push(message),
+    warn: (message) => warnings.push(message),
+  }
 }
+
+/** A 16383 × 16383 PNG cut short: its header reads well, its pixels do not decode. */
+const TRUNCATED = truncatedPng()
 
 function appFor(options: Partial<ImageVariantViewOptions<TestPhoto>> = {}) {
   const view = new ImageVariantView({
@@ -85,6 +100,10 @@ beforeEach(async () => {
   const badge = photos.create({ slug: 'badge' })
   await attachFile(badge, 'image', await images.alphaPng(), { name: 'badge.png' })
   await photos.save(badge)
+  // attachFile() reads only the header: a PNG cut short gets through.
+  const truncated = photos.create({ slug: 'truncated' })
+  await attachFile(truncated, 'image', TRUNCATED, { name: 'huge.png' })
+  await photos.save(truncated)
   // Rows the hook would not let through, written directly.
   await storage.save('photos/notes.txt', NOT_AN_IMAGE)
   await dataSource.query(
@@ -248,14 +267,72 @@ describe('what cannot be served', () => {
     expect(storage.calls.save).toBe(0)
   })
 
-  it('a source that sharp cannot decode is logged, and a 500', async () => {
+  it('a source that sharp cannot decode is logged as a warning, and a 422', async () => {
     const logger = recordingLogger()
     const res = await get(appFor({ logger }), '/photos/corrupt/variant?width=64&format=webp')
-    expect(res.status).toBe(500)
-    expect(logger.errors).toEqual([
+    expect(res.status).toBe(422)
+    expect(logger.warnings).toEqual([
       expect.stringMatching(/^Cannot generate the 64px webp variant of "photos\/notes.txt"/),
     ])
+    expect(logger.errors).toEqual([])
     expect(await storedUnder('variants')).toEqual([])
+  })
+})
+
+describe('a source that does not decode: a 16383 × 16383 PNG cut short', () => {
+  const url = '/photos/truncated/variant?width=64&format=webp'
+
+  it('was saved by attachFile(), which reads only its header', async () => {
+    const row = await photos.findOneByOrFail({ slug: 'truncated' })
+    expect(row.image).toMatchObject({ width: 16383, height: 16383, format: 'png', size: TRUNCATED.length })
+  })
+
+  it('is a 422, and no variant is stored', async () => {
+    const res = await get(appFor({ logger: recordingLogger() }), url)
+    expect(res.status).toBe(422)
+    expect((res.body as Buffer).toString()).toBe('Unprocessable Entity\n')
+    expect(res.headers['cache-control']).toBe('no-store')
+    expect(await storedUnder('variants')).toEqual([])
+  })
+
+  it('is decoded once: later requests are answered 422 without touching the storage', async () => {
+    const app = appFor({ logger: recordingLogger() })
+    await get(app, url)
+    expect(storage.calls.open).toBe(1)
+    storage.reset()
+    const statuses: number[] = []
+    for (let i = 0; i < 3; i++) statuses.push((await get(app, url)).status)
+    expect(statuses).toEqual([422, 422, 422])
+    expect(storage.calls).toEqual({ stat: 0, exists: 0, open: 0, save: 0, delete: 0 })
+  })
+
+  it('is remembered per variant: another width decodes the source once more', async () => {
+    const app = appFor({ logger: recordingLogger() })
+    await get(app, url)
+    storage.reset()
+    expect((await get(app, '/photos/truncated/variant?width=128&format=webp')).status).toBe(422)
+    expect(storage.calls.open).toBe(1)
+  })
+
+  it('is logged once, on one line of standard error, with no stack trace and no storage root', async () => {
+    const written: string[] = []
+    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      written.push(String(chunk))
+      return true
+    })
+    try {
+      const app = appFor()
+      for (let i = 0; i < 3; i++) await get(app, url)
+    } finally {
+      stderr.mockRestore()
+    }
+    expect(written).toEqual([
+      expect.stringMatching(
+        /^\[typeorm-downloadview\] Cannot generate the 64px webp variant of "[^"]+\.png" in .+: vipspng: libpng read error.*\n$/,
+      ),
+    ])
+    expect(written[0]?.split('\n')).toHaveLength(2)
+    expect(written[0]).not.toContain(root)
   })
 })
 
@@ -309,6 +386,48 @@ describe('options', () => {
     it('off: keys the variant without one', async () => {
       await get(appFor(), '/photos/rotated/variant?width=64&format=webp')
       expect(await storedUnder('variants')).toEqual([`variants/${rotatedSha}/64.webp`])
+    })
+  })
+
+  describe('rememberFailures', () => {
+    const url = '/photos/truncated/variant?width=64&format=webp'
+
+    /** How many times the source is opened (so decoded) by `count` requests for `url`. */
+    async function decodes(app: express.Express, count: number): Promise<number> {
+      for (let i = 0; i < count; i++) expect((await get(app, url)).status).toBe(422)
+      return storage.calls.open
+    }
+
+    it('off (false): every request decodes the source again', async () => {
+      expect(await decodes(appFor({ logger: recordingLogger(), rememberFailures: false }), 3)).toBe(3)
+    })
+
+    it('on (the default): the source is decoded once', async () => {
+      expect(await decodes(appFor({ logger: recordingLogger() }), 3)).toBe(1)
+    })
+
+    it('maxEntries: the oldest failure is forgotten first', async () => {
+      const app = appFor({ logger: recordingLogger(), rememberFailures: { maxEntries: 1 } })
+      await get(app, url)
+      await get(app, '/photos/truncated/variant?width=128&format=webp')
+      storage.reset()
+      expect(await decodes(app, 2)).toBe(1)
+    })
+
+    it('ttl: a failure older than ttl seconds is tried again', async () => {
+      const now = jest.spyOn(Date, 'now')
+      try {
+        const app = appFor({ logger: recordingLogger(), rememberFailures: { ttl: 60 } })
+        now.mockReturnValue(1_000_000)
+        await get(app, url)
+        storage.reset()
+        now.mockReturnValue(1_000_000 + 59_000)
+        expect(await decodes(app, 1)).toBe(0)
+        now.mockReturnValue(1_000_000 + 61_000)
+        expect(await decodes(app, 2)).toBe(1)
+      } finally {
+        now.mockRestore()
+      }
     })
   })
 

@@ -168,6 +168,7 @@ describe('parseArguments()', () => {
         progress: true,
         checksum: true,
         orphans: true,
+        decodeImages: false,
         prefix: '',
         exclude: ['variants/'],
         minAgeMs: 0,
@@ -182,6 +183,11 @@ describe('parseArguments()', () => {
     it('turns the orphan scan off with --no-orphans, on with --orphans', () => {
       expect(check('--no-orphans').orphans).toBe(false)
       expect(check('--orphans').orphans).toBe(true)
+    })
+
+    it('decodes images with --decode-images, not with --no-decode-images', () => {
+      expect(check('--decode-images').decodeImages).toBe(true)
+      expect(check('--no-decode-images').decodeImages).toBe(false)
     })
 
     it('refuses options of other commands', () => {

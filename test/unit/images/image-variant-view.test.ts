@@ -56,6 +56,57 @@ describe('new ImageVariantView()', () => {
     it("stores variants under 'variants'", () => {
       expect(viewWith().variantPrefix).toBe('variants')
     })
+
+    it('remembers up to 1000 failed variants for 600 seconds', () => {
+      expect(viewWith().rememberFailures).toEqual({ maxEntries: 1000, ttl: 600 })
+    })
+  })
+
+  describe('with rememberFailures', () => {
+    it('keeps what it is given, with the defaults for the rest', () => {
+      expect(viewWith({ rememberFailures: { maxEntries: 5 } }).rememberFailures).toEqual({
+        maxEntries: 5,
+        ttl: 600,
+      })
+      expect(viewWith({ rememberFailures: { ttl: 0.5 } }).rememberFailures).toEqual({
+        maxEntries: 1000,
+        ttl: 0.5,
+      })
+    })
+
+    it('remembers nothing when false', () => {
+      expect(viewWith({ rememberFailures: false }).rememberFailures).toBe(false)
+    })
+
+    it.each([0, 1.5, -1, 1_000_001, '10', Number.NaN])('refuses maxEntries %p', (maxEntries) => {
+      expect(() => viewWith({ rememberFailures: { maxEntries: maxEntries as number } })).toThrow(
+        new ConfigurationError(
+          'ImageVariantView: option "rememberFailures.maxEntries" must be an integer from 1 to 1000000',
+        ),
+      )
+    })
+
+    it.each([0, -1, Number.POSITIVE_INFINITY, Number.NaN, '60'])('refuses ttl %p', (ttl) => {
+      expect(() => viewWith({ rememberFailures: { ttl: ttl as number } })).toThrow(
+        new ConfigurationError(
+          'ImageVariantView: option "rememberFailures.ttl" must be a number of seconds above 0, at most 86400',
+        ),
+      )
+    })
+
+    it.each([true, null, 'yes', []])('refuses %p', (rememberFailures) => {
+      expect(() => viewWith({ rememberFailures: rememberFailures as never })).toThrow(
+        new ConfigurationError(
+          'ImageVariantView: option "rememberFailures" must be false or an object with maxEntries and ttl',
+        ),
+      )
+    })
+
+    it('refuses an unknown key, naming it', () => {
+      expect(() => viewWith({ rememberFailures: { max: 5 } as never })).toThrow(
+        new ConfigurationError('ImageVariantView: unknown option "rememberFailures.max"'),
+      )
+    })
   })
 
   describe('with widths', () => {

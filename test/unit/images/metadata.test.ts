@@ -12,7 +12,7 @@ import {
   notAnImageError,
   readImageMetadata,
 } from '../../../src/images/metadata'
-import { images, NOT_AN_IMAGE, oversizedPng } from '../../helpers/image-entities'
+import { images, NOT_AN_IMAGE, oversizedPng, truncatedPng } from '../../helpers/image-entities'
 import { rejectionOf } from '../../helpers/streams'
 
 /** sharp metadata with only the fields describeImage() reads. */
@@ -99,6 +99,16 @@ describe('readImageMetadata()', () => {
     it('rejects from the header, before decoding a pixel', async () => {
       const error = await rejectionOf(readImageMetadata(oversizedPng()))
       expect((error as Error).message).toMatch(/pixel limit/)
+    })
+  })
+
+  describe('for a PNG cut short inside its pixel data', () => {
+    it('reads the header and does not notice: only decoding the pixels would', async () => {
+      expect(await readImageMetadata(truncatedPng())).toMatchObject({
+        width: 16383,
+        height: 16383,
+        format: 'png',
+      })
     })
   })
 

@@ -2,10 +2,12 @@
 import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import sharp from 'sharp'
-import { BadPathError, FileNotFoundError, statusForError } from '../../../src/errors'
+import { BadPathError, FileNotFoundError, statusForError, UndecodableImageError } from '../../../src/errors'
 import {
   concurrencyLimit,
+  decodeImage,
   ensureVariant,
+  FailedVariants,
   generateVariant,
   VARIANT_FORMATS,
   VariantGenerationError,
@@ -17,16 +19,35 @@ import {
 } from '../../../src/images/variants'
 import type { Logger } from '../../../src/responder/send'
 import { MemoryStorage } from '../../../src/storage/memory-storage'
-import { images, NOT_AN_IMAGE, oversizedPng } from '../../helpers/image-entities'
+import { images, NOT_AN_IMAGE, oversizedPng, truncatedPng } from '../../helpers/image-entities'
 import { CountingStorage } from '../../helpers/storage'
 import { readAll, rejectionOf } from '../../helpers/streams'
 
 const SHA = createHash('sha256').update('source').digest('hex')
 
-/** A logger that keeps what it is given. */
-function recordingLogger(): Logger & { errors: string[] } {
+/** A logger that keeps what it is given, errors and warnings apart. */
+function recordingLogger(): Logger & { errors: string[]; warnings: string[] } {
   const errors: string[] = []
-  return { errors, error: (message) => errors.push(message) }
+  const warnings: string[] = []
+  return {
+    errors,
+    warnings,
+    error: (message) => errors.push(message),
+    warn: (message) => warnings.push(message),
+  }
+}
+
+/** A 16383 × 16383 PNG cut short inside its pixel data. */
+const TRUNCATED = truncatedPng()
+
+/**
+ * A JPEG with three stray bytes before its SOS marker: libjpeg warns ("Corrupt JPEG data: 3
+ * extraneous bytes before marker 0xda") and decodes it whole, as browsers show it.
+ */
+async function jpegWithWarning(): Promise<Buffer> {
+  const jpeg = await images.jpeg()
+  const sos = jpeg.indexOf(Buffer.from([0xff, 0xda]))
+  return Buffer.concat([jpeg.subarray(0, sos), Buffer.from([1, 2, 3]), jpeg.subarray(sos)])
 }
 
 /** The bytes of a variant that `spec` makes of `input`. */
@@ -43,6 +64,7 @@ beforeEach(async () => {
   await storage.save('photos/rotated.jpg', await images.rotatedJpeg())
   await storage.save('photos/notes.txt', NOT_AN_IMAGE)
   await storage.save('photos/huge.png', oversizedPng())
+  await storage.save('photos/truncated.png', TRUNCATED)
   storage.reset()
 })
 
@@ -99,6 +121,26 @@ describe('variantPipeline()', () => {
   it('never enlarges a narrower source', async () => {
     const meta = await sharp(await render(await images.jpeg(), { width: 2048, format: 'webp' })).metadata()
     expect(meta.width).toBe(300)
+  })
+
+  it('fails on a PNG cut short, rather than fill the missing rows', async () => {
+    expect(await rejectionOf(render(TRUNCATED, { width: 64, format: 'webp' }))).toEqual(
+      expect.objectContaining({ message: expect.stringMatching(/libpng read error/) }),
+    )
+  })
+
+  it('fails on a JPEG cut short', async () => {
+    const jpeg = await images.jpeg()
+    expect(
+      await rejectionOf(
+        render(jpeg.subarray(0, Math.floor(jpeg.length * 0.6)), { width: 64, format: 'webp' }),
+      ),
+    ).toEqual(expect.objectContaining({ message: expect.stringMatching(/premature end of JPEG/) }))
+  })
+
+  it('makes a variant of a JPEG that its decoder only warns about (sharp refuses those by default)', async () => {
+    const meta = await sharp(await render(await jpegWithWarning(), { width: 64, format: 'png' })).metadata()
+    expect(meta.width).toBe(64)
   })
 
   describe('with a quality', () => {
@@ -161,15 +203,45 @@ describe('generateVariant()', () => {
   })
 
   describe('when sharp cannot decode the source', () => {
-    it('rejects with VariantGenerationError and leaves nothing at the key', async () => {
+    it('rejects with UndecodableImageError (a 422) and leaves nothing at the key', async () => {
       const error = await rejectionOf(
         generateVariant(storage, 'photos/notes.txt', 'v/a.webp', { width: 100, format: 'webp' }),
       )
-      expect(error).toBeInstanceOf(VariantGenerationError)
+      expect(error).toBeInstanceOf(UndecodableImageError)
+      expect(statusForError(error)).toBe(422)
       expect((error as Error).message).toMatch(
-        /Cannot generate the 100px webp variant of "photos\/notes.txt" in Counting\(Media\)/,
+        /^Cannot generate the 100px webp variant of "photos\/notes.txt" in Counting\(Media\): /,
       )
       expect(await storage.exists('v/a.webp')).toBe(false)
+    })
+
+    it("says why on one line, with sharp's message", async () => {
+      const error = await rejectionOf(
+        generateVariant(storage, 'photos/truncated.png', 'v/t.webp', { width: 64, format: 'webp' }),
+      )
+      expect(error).toBeInstanceOf(UndecodableImageError)
+      expect((error as Error).message).toBe(
+        'Cannot generate the 64px webp variant of "photos/truncated.png" in Counting(Media): vipspng: libpng read error',
+      )
+    })
+  })
+
+  describe('when the source fails while it is read', () => {
+    it("rejects with VariantGenerationError (a 500): the storage's fault, not the image's", async () => {
+      const failing = Object.assign(new MemoryStorage({ name: 'Flaky' }), {
+        open: async () =>
+          new Readable({
+            read() {
+              this.destroy(new Error('connection reset'))
+            },
+          }),
+      })
+      const error = await rejectionOf(
+        generateVariant(failing, 'photos/a.jpg', 'v/a.webp', { width: 100, format: 'webp' }),
+      )
+      expect(error).toBeInstanceOf(VariantGenerationError)
+      expect(error).not.toBeInstanceOf(UndecodableImageError)
+      expect((error as Error).message).toMatch(/connection reset/)
     })
   })
 
@@ -179,7 +251,7 @@ describe('generateVariant()', () => {
       const error = await rejectionOf(
         generateVariant(storage, 'photos/rotated.jpg', 'v/a.webp', { width: 100, format: 'webp' }, size - 1),
       )
-      expect(error).toBeInstanceOf(VariantGenerationError)
+      expect(error).toBeInstanceOf(UndecodableImageError)
       expect((error as Error).message).toMatch(/exceeds the limit of \d+ bytes/)
       expect(await storage.exists('v/a.webp')).toBe(false)
     })
@@ -206,6 +278,7 @@ describe('generateVariant()', () => {
         generateVariant(refusing, 'photos/a.jpg', 'v/a.webp', { width: 100, format: 'webp' }),
       )
       expect((error as Error).message).toMatch(/disk full/)
+      expect(error).not.toBeInstanceOf(UndecodableImageError)
       await new Promise((resolve) => setImmediate(resolve))
       expect(source.destroyed).toBe(true)
     })
@@ -217,6 +290,7 @@ describe('generateVariant()', () => {
         generateVariant(storage, 'photos/huge.png', 'v/h.png', { width: 64, format: 'png' }),
       )
       expect((error as Error).message).toMatch(/pixel limit/)
+      expect(error).toBeInstanceOf(UndecodableImageError)
     })
   })
 })
@@ -270,23 +344,75 @@ describe('ensureVariant()', () => {
     })
   })
 
-  describe('when generation fails', () => {
-    it('logs once for all concurrent callers, and rejects each', async () => {
+  describe('when the source does not decode', () => {
+    it('logs one warning for all concurrent callers, and rejects each', async () => {
       const logger = recordingLogger()
       const results = await Promise.allSettled(
         Array.from({ length: 4 }, () => ensureVariant(storage, 'photos/notes.txt', 'v/n.webp', spec, logger)),
       )
       expect(results.every((result) => result.status === 'rejected')).toBe(true)
-      expect(logger.errors).toHaveLength(1)
-      expect(logger.errors[0]).toMatch(/Cannot generate the 64px webp variant/)
+      expect(logger.warnings).toHaveLength(1)
+      expect(logger.warnings[0]).toMatch(/Cannot generate the 64px webp variant/)
+      expect(logger.errors).toEqual([])
     })
 
-    it('forgets the failure, so a later call tries again', async () => {
-      await rejectionOf(ensureVariant(storage, 'photos/notes.txt', 'v/n.webp', spec))
-      await storage.save('photos/notes.txt', await images.jpeg())
-      storage.reset()
-      await ensureVariant(storage, 'photos/notes.txt', 'v/n.webp', spec)
-      expect(storage.calls.save).toBe(1)
+    describe('with FailedVariants', () => {
+      it('answers later calls with the same error, without opening the source or logging again', async () => {
+        const logger = recordingLogger()
+        const failures = new FailedVariants({ maxEntries: 10, ttl: 60 })
+        const first = await rejectionOf(
+          ensureVariant(storage, 'photos/truncated.png', 'v/t.webp', spec, logger, failures),
+        )
+        storage.reset()
+        for (let i = 0; i < 3; i++) {
+          expect(
+            await rejectionOf(
+              ensureVariant(storage, 'photos/truncated.png', 'v/t.webp', spec, logger, failures),
+            ),
+          ).toBe(first)
+        }
+        expect(first).toBeInstanceOf(UndecodableImageError)
+        expect(storage.calls).toEqual({ stat: 0, exists: 0, open: 0, save: 0, delete: 0 })
+        expect(logger.warnings).toHaveLength(1)
+      })
+
+      it('tries a variant of other bytes (another checksum, so another key) at once', async () => {
+        const failures = new FailedVariants({ maxEntries: 10, ttl: 60 })
+        await rejectionOf(ensureVariant(storage, 'photos/notes.txt', 'v/n.webp', spec, undefined, failures))
+        await storage.save('photos/notes.txt', await images.jpeg())
+        storage.reset()
+        await ensureVariant(storage, 'photos/notes.txt', 'v/fixed.webp', spec, undefined, failures)
+        expect(storage.calls.save).toBe(1)
+      })
+
+      it('remembers nothing when the storage fails', async () => {
+        const failures = new FailedVariants({ maxEntries: 10, ttl: 60 })
+        const flaky = new CountingStorage(
+          Object.assign(new MemoryStorage({ name: 'Flaky' }), {
+            open: async () =>
+              new Readable({
+                read() {
+                  this.destroy(new Error('connection reset'))
+                },
+              }),
+          }),
+        )
+        const logger = recordingLogger()
+        await rejectionOf(ensureVariant(flaky, 'photos/a.jpg', 'v/a.webp', spec, logger, failures))
+        await rejectionOf(ensureVariant(flaky, 'photos/a.jpg', 'v/a.webp', spec, logger, failures))
+        expect(flaky.calls.open).toBe(2)
+        expect(failures.size).toBe(0)
+        expect(logger.errors).toHaveLength(2)
+      })
+    })
+
+    describe('without FailedVariants', () => {
+      it('forgets the failure, so a later call tries again', async () => {
+        await rejectionOf(ensureVariant(storage, 'photos/truncated.png', 'v/t.webp', spec, recordingLogger()))
+        storage.reset()
+        await rejectionOf(ensureVariant(storage, 'photos/truncated.png', 'v/t.webp', spec, recordingLogger()))
+        expect(storage.calls.open).toBe(1)
+      })
     })
   })
 
@@ -298,6 +424,76 @@ describe('ensureVariant()', () => {
       )
       expect(logger.errors).toEqual([])
     })
+  })
+})
+
+describe('FailedVariants', () => {
+  const error = (key: string) => new UndecodableImageError(`no ${key}`)
+
+  it('remembers a failure by key', () => {
+    const failures = new FailedVariants({ maxEntries: 2, ttl: 60 })
+    const failure = error('a')
+    failures.remember('a', failure)
+    expect(failures.get('a')).toBe(failure)
+    expect(failures.get('b')).toBeUndefined()
+  })
+
+  it('forgets the oldest failure first when full', () => {
+    const failures = new FailedVariants({ maxEntries: 2, ttl: 60 })
+    for (const key of ['a', 'b', 'c']) failures.remember(key, error(key))
+    expect([failures.get('a'), failures.get('b'), failures.get('c')].map((e) => e?.message)).toEqual([
+      undefined,
+      'no b',
+      'no c',
+    ])
+    expect(failures.size).toBe(2)
+  })
+
+  it('forgets a failure ttl seconds after it happened', () => {
+    let now = 1_000_000
+    const failures = new FailedVariants({ maxEntries: 2, ttl: 60 }, () => now)
+    failures.remember('a', error('a'))
+    now += 60_000
+    expect(failures.get('a')).toBeDefined()
+    now += 1
+    expect(failures.get('a')).toBeUndefined()
+    expect(failures.size).toBe(0)
+  })
+
+  it('counts a failure remembered again from its new time', () => {
+    let now = 0
+    const failures = new FailedVariants({ maxEntries: 2, ttl: 10 }, () => now)
+    failures.remember('a', error('a'))
+    now = 8_000
+    failures.remember('a', error('a'))
+    now = 15_000
+    expect(failures.get('a')).toBeDefined()
+  })
+})
+
+describe('decodeImage()', () => {
+  it('decodes an image', async () => {
+    expect(await decodeImage(storage, 'photos/rotated.jpg')).toEqual({ kind: 'decoded' })
+  })
+
+  it.each([
+    ['a PNG cut short', 'photos/truncated.png', 'vipspng: libpng read error'],
+    ['text', 'photos/notes.txt', 'Input buffer contains unsupported image format'],
+    ['an image over the pixel limit', 'photos/huge.png', expect.stringMatching(/pixel limit/)],
+  ])('says why %s does not decode', async (_, key, reason) => {
+    expect(await decodeImage(storage, key)).toEqual({ kind: 'undecodable', reason })
+  })
+
+  it('stops past the byte limit', async () => {
+    const size = (await storage.stat('photos/rotated.jpg')).size
+    expect(await decodeImage(storage, 'photos/rotated.jpg', size - 1)).toEqual({
+      kind: 'undecodable',
+      reason: expect.stringMatching(/exceeds the limit of \d+ bytes/),
+    })
+  })
+
+  it("rejects with the storage's error when the file cannot be read", async () => {
+    expect(await rejectionOf(decodeImage(storage, 'gone.jpg'))).toBeInstanceOf(FileNotFoundError)
   })
 })
 
