@@ -1,8 +1,13 @@
-/** @module Writing a ResponsePlan to a Node ServerResponse: backpressure, clean aborts, exact lengths. */
+/**
+ * @module Writing a ResponsePlan to a Node ServerResponse: backpressure, clean aborts, exact lengths,
+ * and a cut for clients that stop reading.
+ */
 import { type IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { bufferedBytes, recyclerOf } from '../storage/source'
+import { DEFAULT_IDLE_TIMEOUT } from './options'
 import type { ResponsePlan } from './respond'
 
 /** Where stream failures are reported: once per failed response, never for a client that left. */
@@ -34,17 +39,30 @@ export const stderrLogger: Logger = {
   },
 }
 
+/** How {@link sendPlan} writes. */
+export interface SendOptions {
+  /**
+   * Milliseconds the body may wait on a client that takes none of its bytes before the connection
+   * is cut and the source closed (a warning is logged); `0` waits for ever. Views pass their
+   * `idleTimeout` option.
+   * @default 60000
+   */
+  idleTimeout?: number
+}
+
 /**
  * Sends `plan` on `res`. The body is opened first, so a file that is gone rejects (with the
  * storage's error) before any header is written and the caller can still answer 404. Once the
  * headers are out, a failing source destroys the response: the client sees a cut connection, never
- * a short body presented as complete. A client that goes away destroys the source stream.
+ * a short body presented as complete. A client that goes away destroys the source stream, and so
+ * does one that stays connected but takes no byte for `idleTimeout`.
  */
 export async function sendPlan(
   plan: ResponsePlan,
   req: IncomingMessage,
   res: ServerResponse,
   logger: Logger = stderrLogger,
+  options: SendOptions = {},
 ): Promise<void> {
   const body = plan.body && req.method !== 'HEAD' ? await plan.body() : undefined
   if (res.destroyed || res.writableEnded) {
@@ -65,13 +83,26 @@ export async function sendPlan(
   }
   const declared = plan.headers['Content-Length']
   const expected = declared === undefined ? undefined : Number(declared)
+  // A client that stops reading would hold the socket and the file for as long as it stays.
+  const idleTimeout = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT
+  let cut = false
+  const stopWatching = watchIdle(res, idleTimeout, () => {
+    cut = true
+    warn(logger, `Cut a download whose client took no byte for ${idleTimeout} ms (option idleTimeout)`)
+    res.destroy()
+    body.destroy()
+  })
   // All the bytes are in memory already (a small file): one write with the headers, no pipe. A
   // length that does not match goes the long way, which cuts the response as it must.
   const bytes = bufferedBytes(body)
   if (bytes !== undefined && (expected === undefined || bytes.length === expected)) {
     // The bytes go back to their source once written ('finish'), for its next read.
     const recycle = recyclerFor(body, res)
-    res.end(bytes, recycle && (() => recycle(bytes)))
+    res.once('close', stopWatching)
+    res.end(bytes, () => {
+      stopWatching()
+      recycle?.(bytes)
+    })
     body.destroy()
     return
   }
@@ -92,10 +123,71 @@ export async function sendPlan(
       ? pipeline(body, res)
       : pipeline(body, exactly(expected, res, recyclerFor(body, res)), res))
   } catch (error) {
-    if (!sourceFailed && isClientGone(error, res)) return
+    // Cut for idleness: logged once, as a warning, already.
+    if (cut || (!sourceFailed && isClientGone(error, res))) return
     logger.error(`Download of "${plan.file?.name ?? 'file'}" failed after the headers were sent`, error)
     res.destroy()
+  } finally {
+    stopWatching()
   }
+}
+
+/**
+ * Calls `onIdle` (once) when `res` has bytes waiting for its socket and the socket has taken none
+ * of them for `timeout` ms; returns the function that stops watching. A response waiting on its
+ * source, with nothing unwritten, is not idle: the client is not the one holding it up.
+ *
+ * It checks four times per `timeout` and cuts after four checks in a row without progress, so
+ * never sooner than `timeout` after the last byte taken (and at most a quarter later).
+ */
+function watchIdle(res: ServerResponse, timeout: number, onIdle: () => void): () => void {
+  const socket = res.socket
+  if (!(timeout > 0) || !socket) return () => undefined
+  let taken = takenBytes(socket)
+  let queued = kernelQueue(socket)
+  let idleChecks = 0
+  const timer = setInterval(
+    () => {
+      const nowTaken = takenBytes(socket)
+      const nowQueued = kernelQueue(socket)
+      const progress =
+        nowTaken > taken || (nowQueued !== undefined && queued !== undefined && nowQueued < queued)
+      taken = nowTaken
+      queued = nowQueued
+      if (progress || res.writableLength === 0) idleChecks = 0
+      else if (++idleChecks >= IDLE_CHECKS) {
+        clearInterval(timer)
+        if (!res.destroyed) onIdle()
+      }
+    },
+    Math.ceil(timeout / IDLE_CHECKS),
+  )
+  // A download in progress must not keep the process alive on its own.
+  timer.unref()
+  return () => clearInterval(timer)
+}
+
+/** Checks per idle timeout (see watchIdle). */
+const IDLE_CHECKS = 4
+
+/**
+ * Bytes whose writes the socket completed: `bytesWritten` counts what it was given (sent, in
+ * flight and buffered), `writableLength` what it has not finished writing.
+ */
+function takenBytes(socket: Socket): number {
+  return (socket.bytesWritten ?? 0) - socket.writableLength
+}
+
+/**
+ * What is left of the write in flight, as libuv counts it; `undefined` where the handle has no such
+ * count. A write completes only once all of its chunk (up to 1 MiB) is in the kernel: without
+ * this, a client that reads slower than a chunk per timeout, yet reads, would look idle.
+ * `writeQueueSize` is not public, but it is what net.Socket's own timeout reads for the same
+ * purpose (`_onTimeout` lets a write in progress postpone the timeout).
+ */
+function kernelQueue(socket: Socket): number | undefined {
+  const size = (socket as Socket & { _handle?: { writeQueueSize?: unknown } | null })._handle?.writeQueueSize
+  return typeof size === 'number' ? size : undefined
 }
 
 /**

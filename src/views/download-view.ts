@@ -198,7 +198,9 @@ export abstract class DownloadView {
       file = await this.getFile(request)
       const planned = this.plan(request, file)
       // Only a delivery presigns (async): streamed plans go out without another tick.
-      await sendPlan(planned instanceof Promise ? await planned : planned, req, res, this.logger)
+      await sendPlan(planned instanceof Promise ? await planned : planned, req, res, this.logger, {
+        idleTimeout: this.respondOptions.idleTimeout,
+      })
     } catch (error) {
       const status = statusForError(error)
       if (status === undefined || res.headersSent) throw error

@@ -106,6 +106,65 @@ ${options.internal.map((entry) => internalLocationBlock(entry, options.extraHead
 `
 }
 
+/**
+ * The location of docs/nginx.md ("Behind a cache") that keeps private downloads out of the site's
+ * `proxy_cache`, indented by `indent` spaces: the cache test checks that the page shows exactly this.
+ */
+export function uncachedLocationBlock(location: string, indent = 4): string {
+  const pad = ' '.repeat(indent)
+  const lines = [
+    `location ${location} {`,
+    '    proxy_cache off;',
+    '    proxy_pass http://app;',
+    '    proxy_set_header Host $host;',
+    '    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+    '    proxy_set_header X-Forwarded-Proto $scheme;',
+    '}',
+  ]
+  return lines.map((line) => pad + line).join('\n')
+}
+
+/** The prefix under which the cache test's nginx reaches the app through the cache (the pitfall). */
+export const CACHED_PREFIX = '/cached/'
+/** The prefix under which it reaches the app with `proxy_force_ranges on` (cache on too). */
+export const FORCED_PREFIX = '/forced/'
+
+/**
+ * nginx.conf for the cache test: a `proxy_cache` for the whole server, as a site that caches its
+ * pages has; the documented uncached location for `location`; and the same app under
+ * CACHED_PREFIX (the cache on, nothing else: the pitfall) and FORCED_PREFIX (`proxy_force_ranges`).
+ */
+export function nginxCacheConfig(options: {
+  dir: string
+  port: number
+  appPort: number
+  location: string
+}): string {
+  const { dir } = options
+  return `${nginxPreamble(dir, options.appPort, '$request_uri $status $upstream_status $upstream_cache_status')}
+  proxy_cache_path ${dir}/cache keys_zone=site:1m;
+
+  server {
+    listen 127.0.0.1:${options.port};
+    proxy_cache site;
+
+    location ${CACHED_PREFIX} {
+      proxy_pass http://app/;
+      proxy_set_header Host $host;
+    }
+
+    location ${FORCED_PREFIX} {
+      proxy_force_ranges on;
+      proxy_pass http://app/;
+      proxy_set_header Host $host;
+    }
+
+${uncachedLocationBlock(options.location)}
+  }
+}
+`
+}
+
 /** A running nginx. */
 export interface RunningNginx extends RunningServer {
   /** The access log so far (format `offload`: request URI, status, body bytes, X-Accel-Redirect, URI). */

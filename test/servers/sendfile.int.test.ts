@@ -383,7 +383,7 @@ describe.each([
       }
       expect(response.headers.etag).toMatch(/^(W\/)?"[^"]+"$/)
       expect(response.headers['last-modified']).toMatch(/ GMT$/)
-      expect(response.headers['cache-control']).toBe('private')
+      expect(response.headers['cache-control']).toBe('private, no-cache')
       expect(response.headers['x-content-type-options']).toBe('nosniff')
     })
 

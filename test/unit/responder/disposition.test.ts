@@ -1,5 +1,5 @@
 import { decodeExtended, parse } from 'content-disposition'
-import { contentDisposition } from '../../../src/responder/disposition'
+import { contentDisposition, MAX_NAME_BYTES } from '../../../src/responder/disposition'
 
 /** The plain `filename` parameter, as a client that does not read RFC 8187 sees it. */
 const plainFilename = (header: string) => parse(header, { extended: false }).parameters.filename
@@ -133,6 +133,57 @@ describe('contentDisposition()', () => {
 
     it('sends the real name in filename*', () => {
       expect(fullFilename(header)).toBe('\u2026')
+    })
+  })
+
+  describe('with a name of 20,000 "é" (40,000 bytes)', () => {
+    const header = contentDisposition('é'.repeat(20_000), { attachment: true })
+
+    it('cuts the filename* name to 255 bytes of UTF-8, whole characters only', () => {
+      expect(fullFilename(header)).toBe('é'.repeat(127))
+    })
+
+    it('cuts the plain filename to 255 bytes too', () => {
+      expect(plainFilename(header)).toBe('e'.repeat(127))
+    })
+
+    it('makes a header of about a kilobyte, not 120', () => {
+      expect(header.length).toBeLessThan(1100)
+    })
+  })
+
+  describe('with a long name that has an extension', () => {
+    it('keeps the extension in the plain filename', () => {
+      const header = contentDisposition(`${'a'.repeat(300)}.pdf`, { attachment: true })
+      expect(plainFilename(header)).toBe(`${'a'.repeat(251)}.pdf`)
+    })
+
+    it('keeps the extension in filename*', () => {
+      const header = contentDisposition(`${'é'.repeat(300)}.pdf`, { attachment: true })
+      expect(fullFilename(header)).toBe(`${'é'.repeat(125)}.pdf`)
+      expect(plainFilename(header)).toBe(`${'e'.repeat(125)}.pdf`)
+    })
+  })
+
+  describe('with a name of exactly 255 bytes', () => {
+    it('keeps it whole', () => {
+      const name = `${'a'.repeat(MAX_NAME_BYTES - 4)}.txt`
+      expect(plainFilename(contentDisposition(name, { attachment: true }))).toBe(name)
+    })
+  })
+
+  describe('with a name whose ASCII rendering is longer than the name', () => {
+    // U+FDFA is 3 bytes of UTF-8 and 18 characters in NFKD (letters and spaces); letters become "_".
+    const header = contentDisposition('\ufdfa'.repeat(80), { attachment: true })
+
+    it('cuts the plain filename to 255 bytes', () => {
+      const plain = plainFilename(header) ?? ''
+      expect(plain).toMatch(/^[_ ]+$/)
+      expect(plain).toHaveLength(MAX_NAME_BYTES)
+    })
+
+    it('keeps the name itself whole (240 bytes)', () => {
+      expect(fullFilename(header)).toBe('\ufdfa'.repeat(80))
     })
   })
 })

@@ -25,11 +25,12 @@ describe('resolveRespondOptions()', () => {
     it('applies every default', () => {
       expect(resolve({})).toEqual({
         attachment: true,
-        cacheControl: 'private',
+        cacheControl: 'private, no-cache',
         activeContent: 'sandbox',
         acceptRanges: true,
         maxRanges: 16,
         headers: {},
+        idleTimeout: 60_000,
       })
     })
   })
@@ -135,6 +136,33 @@ describe('resolveRespondOptions()', () => {
     })
   })
 
+  describe('option idleTimeout', () => {
+    it('keeps a number of milliseconds', () => {
+      expect(resolve({ idleTimeout: 500 }).idleTimeout).toBe(500)
+    })
+
+    it('keeps 0 (off)', () => {
+      expect(resolve({ idleTimeout: 0 }).idleTimeout).toBe(0)
+    })
+
+    it('accepts the longest timer Node keeps', () => {
+      expect(resolve({ idleTimeout: 2_147_483_647 }).idleTimeout).toBe(2_147_483_647)
+    })
+
+    it.each([
+      ['a negative number', -1],
+      ['a fraction', 1.5],
+      ['NaN', Number.NaN],
+      ['Infinity', Number.POSITIVE_INFINITY],
+      ['more than Node keeps (a longer timer fires at once)', 2_147_483_648],
+      ['a string', '500'],
+    ])('rejects %s, naming the option', (_label, value) => {
+      expect(configurationError(() => resolve(loose({ idleTimeout: value })))).toBe(
+        'TestView: option "idleTimeout" must be a whole number of milliseconds from 0 (off) to 2147483647',
+      )
+    })
+  })
+
   describe('option headers', () => {
     it('keeps valid headers', () => {
       expect(resolve({ headers: { 'X-Frame-Options': 'DENY' } }).headers).toEqual({
@@ -196,6 +224,7 @@ describe('rejectUnknownOptions()', () => {
           acceptRanges: true,
           maxRanges: 2,
           headers: {},
+          idleTimeout: 0,
         },
         [],
         'TestView',

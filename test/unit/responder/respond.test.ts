@@ -306,7 +306,7 @@ describe('respond() with If-None-Match', () => {
     })
 
     it('keeps Cache-Control', () => {
-      expect(plan().headers['Cache-Control']).toBe('private')
+      expect(plan().headers['Cache-Control']).toBe('private, no-cache')
     })
 
     it('sends no Content-Length', () => {
@@ -909,8 +909,13 @@ describe('respond() with active content', () => {
 })
 
 describe('respond() option cacheControl', () => {
-  it("defaults to 'private'", () => {
-    expect(get().headers['Cache-Control']).toBe('private')
+  it("defaults to 'private, no-cache': no shared cache, and the browser revalidates each reuse", () => {
+    expect(get().headers['Cache-Control']).toBe('private, no-cache')
+  })
+
+  it('sends the default on a 304 too, which is what revalidation gets', () => {
+    expect(get({ 'if-none-match': STRONG }).status).toBe(304)
+    expect(get({ 'if-none-match': STRONG }).headers['Cache-Control']).toBe('private, no-cache')
   })
 
   it('sends a custom value', () => {
