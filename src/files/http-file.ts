@@ -10,8 +10,10 @@ import { Readable, type Transform } from 'node:stream'
 import zlib from 'node:zlib'
 import { parse as parseDisposition } from 'content-disposition'
 import { asError, DestinationNotAllowedError, FileNotFoundError, UpstreamError } from '../errors'
-import { isEntityTag } from '../responder/etag'
+import { ifRangeAllowsPartial } from '../responder/conditional'
+import { entityTag, isEntityTag } from '../responder/etag'
 import { parseHttpDate } from '../responder/http-date'
+import { coalesce, parseRange } from '../responder/range'
 import type { ByteRange } from '../storage/storage'
 import type { DownloadFile, FileLocation } from './download-file'
 import type { DestinationGuard } from './http-guard'
@@ -49,19 +51,20 @@ export class UpstreamClient {
   constructor(readonly options: UpstreamClientOptions) {}
 
   /**
-   * Requests `url`, following redirects. Headers named in `CREDENTIALS` are sent only to the origin
-   * of `credentialsOrigin` (the URL the view was configured with). The response is not read.
+   * Requests `url`, following redirects. `given` is the URL the view was given (its `url` option or
+   * what `getUrl()` returned): headers named in `CREDENTIALS` are sent only to its origin, and the
+   * guard allows its port on the hosts `allowedHosts` lists without one. The response is not read.
    */
   async send(
     url: URL,
     method: 'GET' | 'HEAD',
     headers: Record<string, string>,
-    credentialsOrigin: string,
+    given: URL,
   ): Promise<UpstreamResponse> {
     let current = url
     for (let hop = 0; ; hop++) {
-      const hopHeaders = current.origin === credentialsOrigin ? headers : withoutCredentials(headers)
-      const response = await this.once(current, method, hopHeaders)
+      const hopHeaders = current.origin === given.origin ? headers : withoutCredentials(headers)
+      const response = await this.once(current, given, method, hopHeaders)
       const status = response.statusCode ?? 0
       if (!REDIRECTS.has(status)) return { response, url: current }
       discard(response)
@@ -81,11 +84,12 @@ export class UpstreamClient {
   /** One request, no redirects: resolves with the response once its headers arrived. */
   private once(
     url: URL,
+    given: URL,
     method: string,
     headers: Record<string, string>,
     retry = true,
   ): Promise<IncomingMessage> {
-    const destination = this.options.guard.check(url)
+    const destination = this.options.guard.check(url, given)
     const { connectTimeout, timeout } = this.options
     const tls = url.protocol === 'https:'
     return new Promise((resolve, reject) => {
@@ -125,7 +129,7 @@ export class UpstreamClient {
         // A kept-alive socket the server closed meanwhile: GET and HEAD are safe to send again, once.
         const code = (error as NodeJS.ErrnoException).code
         if (retry && request.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE')) {
-          resolve(this.once(url, method, headers, false))
+          resolve(this.once(url, given, method, headers, false))
           return
         }
         reject(upstreamFailure(error, url))
@@ -162,6 +166,72 @@ export interface HTTPFileRequest {
   conditional: Record<string, string>
   /** The name the client sees, overriding the upstream's. */
   basename?: string
+  /**
+   * Set when a Range went upstream: the client's Range header and the responder's `maxRanges`, so
+   * that the file knows which ranges the responder will open. `several`: the header names several
+   * ranges, and the Range sent upstream is only the first span of them ({@link firstSpan}).
+   */
+  ranges?: { header: string; maxRanges: number; several: boolean }
+}
+
+/**
+ * Why ranges are fetched this way: the bytes pulled from the upstream for one request must stay
+ * within the bytes the client gets plus a little per range. Read from one body, `bytes=0-0,N-N`
+ * on a 64 MiB file pulls 64 MiB for two bytes, a cost multiplier anyone can repeat against a
+ * metered origin (S3, a CDN). So each range the responder opens is read from an upstream body
+ * that is at most `GAP` bytes short of it, or else fetched with its own Range request; ranges
+ * closer than `GAP` share one request (the bytes between them are read and dropped). The number
+ * of upstream requests is bounded by the responder's `maxRanges` (past it, the answer is the whole
+ * file, read once). `GAP` is about what one more request costs in headers.
+ */
+const GAP = 1024
+
+/** Sorted, disjoint ranges merged into the spans one upstream request each serves. */
+function spansOf(ranges: readonly ByteRange[]): ByteRange[] {
+  const spans: ByteRange[] = []
+  for (const range of coalesce([...ranges])) {
+    const previous = spans[spans.length - 1]
+    if (previous && range.start - previous.end - 1 <= GAP) previous.end = Math.max(previous.end, range.end)
+    else spans.push({ ...range })
+  }
+  return spans
+}
+
+/**
+ * The Range to send upstream for a client's Range header with several ranges, whose satisfiable
+ * ones depend on a size not known yet: its first span of `first-last` ranges (or its longest
+ * suffix), so that the answer gives the size and validators and carries the first bytes. The
+ * other spans are fetched when the responder opens them. `undefined` for a header the responder
+ * ignores or cannot satisfy (the same syntax rules as `parseRange()`).
+ *
+ * @example
+ * firstSpan('bytes=0-0,67108863-67108863') // 'bytes=0-0'
+ * firstSpan('bytes=0-9,100-109,-5') // 'bytes=0-109'
+ */
+export function firstSpan(header: string): string | undefined {
+  const eq = header.indexOf('=')
+  if (eq === -1 || header.slice(0, eq).trim().toLowerCase() !== 'bytes') return undefined
+  const bounded: ByteRange[] = []
+  let suffix = 0
+  for (const spec of header.slice(eq + 1).split(',')) {
+    const text = spec.trim()
+    if (text === '') continue
+    const firstLast = /^(\d+)-(\d*)$/.exec(text)
+    const suffixOf = /^-(\d+)$/.exec(text)
+    if (firstLast) {
+      const first = Number(firstLast[1])
+      const last = firstLast[2] === '' ? Number.POSITIVE_INFINITY : Number(firstLast[2])
+      if (last < first) return undefined
+      // Beyond any size: never satisfiable, and no number to write in a header.
+      if (Number.isSafeInteger(first))
+        bounded.push({ start: first, end: Number.isSafeInteger(last) ? last : Number.POSITIVE_INFINITY })
+    } else if (suffixOf) {
+      suffix = Math.max(suffix, Math.min(Number(suffixOf[1]), Number.MAX_SAFE_INTEGER))
+    } else return undefined
+  }
+  const [first] = spansOf(bounded)
+  if (first) return `bytes=${first.start}-${first.end === Number.POSITIVE_INFINITY ? '' : first.end}`
+  return suffix > 0 ? `bytes=-${suffix}` : undefined
 }
 
 /** The bytes an unread upstream body holds, and how to read them in ascending order. */
@@ -186,10 +256,15 @@ class BodyCursor {
     this.position = first
   }
 
-  /** Whether this body can still serve `start` to `end` (inclusive; `Infinity` = to the end). */
-  covers(start: number, end: number): boolean {
+  /** Whether this body can still give bytes (none of it may be left, though). */
+  get usable(): boolean {
     // Not `destroyed`: a body that ended is destroyed, yet its last chunk may still be pending here.
-    return !this.busy && !this.released && !this.source.errored && start >= this.position && end <= this.last
+    return !this.released && !this.source.errored
+  }
+
+  /** Whether this body holds byte `start`, at most `GAP` bytes past what it already gave. */
+  reaches(start: number): boolean {
+    return start >= this.position && start <= this.last && start - this.position <= GAP
   }
 
   /** The next bytes of `start`-`end`, or `undefined` once they were all given. */
@@ -275,19 +350,30 @@ class BodyCursor {
   }
 }
 
-/** One `open()`: bytes `start`-`end` of a cursor, as a stream whose destruction aborts the upstream. */
+/** How a part finds its bytes: the body holding a position, and what to do with it afterwards. */
+interface CursorSource {
+  /** A body that holds byte `start` (claimed: `busy`), fetched for `start`-`end` if none does. */
+  cursorAt(start: number, end: number): Promise<BodyCursor>
+  /** The part is done with `cursor`: freed once it has nothing left, else kept for the next part. */
+  done(cursor: BodyCursor): void
+}
+
+/**
+ * One `open()`: bytes `start`-`end`, read from one upstream body or, piece by piece, from several
+ * (see `GAP`). Its destruction aborts the body it is reading.
+ */
 class PartStream extends Readable {
   private pumping = false
-  private done = false
+  private position: number
 
   constructor(
-    private readonly cursor: BodyCursor,
-    private readonly start: number,
+    private readonly source: CursorSource,
+    private cursor: BodyCursor | undefined,
+    start: number,
     private readonly end: number,
-    private readonly onDone: () => void,
   ) {
     super()
-    cursor.busy = true
+    this.position = start
   }
 
   override _read(): void {
@@ -296,7 +382,7 @@ class PartStream extends Readable {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     // The client left, or the source failed: an upstream body read halfway is of no further use.
-    if (!this.done) this.cursor.abort(error ?? new Error('The download was closed'))
+    this.cursor?.abort(error ?? new Error('The download was closed'))
     callback(error)
   }
 
@@ -304,15 +390,36 @@ class PartStream extends Readable {
     this.pumping = true
     try {
       for (;;) {
-        const piece = await this.cursor.piece(this.start, this.end)
-        if (this.destroyed) return
-        if (piece === undefined) {
-          this.done = true
-          this.cursor.busy = false
-          this.onDone()
+        if (this.position > this.end) {
+          if (this.cursor) this.source.done(this.cursor)
+          this.cursor = undefined
           this.push(null)
           return
         }
+        if (!this.cursor) {
+          const cursor = await this.source.cursorAt(this.position, this.end)
+          if (this.destroyed) {
+            cursor.abort(new Error('The download was closed'))
+            return
+          }
+          this.cursor = cursor
+        }
+        const cursor = this.cursor
+        const last = Math.min(this.end, cursor.last)
+        const piece = await cursor.piece(this.position, last)
+        if (this.destroyed) return
+        if (piece === undefined) {
+          // This body gave all it holds of the range (`Infinity`: a body of unknown length ended).
+          this.cursor = undefined
+          this.source.done(cursor)
+          if (last === Number.POSITIVE_INFINITY) {
+            this.push(null)
+            return
+          }
+          this.position = last + 1
+          continue
+        }
+        this.position += piece.length
         if (!this.push(piece)) return
       }
     } catch (error) {
@@ -340,15 +447,22 @@ export class HTTPFile implements DownloadFile {
   readonly etag?: string
   readonly location: FileLocation
   readonly relayStatus?: 304 | 412 | 416
+  /** `false` when the upstream answered a Range with a body too far from the ranges (see `GAP`). */
+  readonly acceptRanges?: boolean
   /** The URL that answered, after redirects. */
   readonly url: URL
-  private initial: BodyCursor | undefined
+  /** The upstream bodies not read to their end yet, the first response's included. */
   private readonly cursors = new Set<BodyCursor>()
+  private spans: ByteRange[] | undefined
+  private readonly source: CursorSource = {
+    cursorAt: (start, end) => this.cursorAt(start, end),
+    done: (cursor) => this.done(cursor),
+  }
 
   private constructor(
     private readonly client: UpstreamClient,
     private readonly request: HTTPFileRequest,
-    private readonly credentialsOrigin: string,
+    private readonly given: URL,
     upstream: UpstreamResponse,
   ) {
     const { response, url } = upstream
@@ -357,7 +471,10 @@ export class HTTPFile implements DownloadFile {
     this.url = url
     this.location = { kind: 'url', url: url.href }
     const encoded = encodings(headers['content-encoding'])
-    if (status === 304 || status === 412 || status === 416) this.relayStatus = status
+    // A 416 answers the first span only, when the client asked several ranges: the responder
+    // decides from the complete length, since a suffix range may still be satisfiable.
+    const probed = status === 416 && request.ranges?.several === true
+    if (status === 304 || status === 412 || (status === 416 && !probed)) this.relayStatus = status
 
     // Size: a 200's Content-Length, the complete length of a 206 or a 416.
     const range = status === 206 ? partialRange(headers, encoded.length === 0) : undefined
@@ -394,6 +511,7 @@ export class HTTPFile implements DownloadFile {
       throw new UpstreamError(`${url.host}: the file has ${size} bytes, more than maxSize (${maxSize})`)
     }
     if (size !== undefined) this.size = size
+    if (probed && size === undefined) this.relayStatus = 416
 
     const type = headers['content-type']
     if (type !== undefined) this.contentType = type
@@ -403,6 +521,11 @@ export class HTTPFile implements DownloadFile {
     const modified = parseHttpDate(headers['last-modified'])
     if (modified !== undefined) this.modifiedAt = new Date(modified)
     this.name = request.basename || dispositionName(headers['content-disposition']) || urlName(url)
+    // The whole body for a Range (an origin without ranges): cutting the ranges from it is worth it
+    // only when it holds little more than they do; else the answer is the whole file (RFC 9110
+    // §14.2 lets a server ignore Range), so that no more bytes are pulled than sent.
+    if (status === 200 && size !== undefined && encoded.length === 0 && !this.sliceable(size))
+      this.acceptRanges = false
 
     // The body, when there is one we can use: a full 200, or the 206's range of identity bytes.
     const hasBody = request.method === 'GET' && (status === 200 || (status === 206 && encoded.length === 0))
@@ -413,7 +536,7 @@ export class HTTPFile implements DownloadFile {
     const source = encoded.length > 0 ? decode(response, encoded) : response
     const first = range?.start ?? 0
     const last = range ? range.end : size !== undefined ? size - 1 : Number.POSITIVE_INFINITY
-    this.initial = this.track(new BodyCursor(response, source, first, last, this.limits(url)))
+    this.cursors.add(new BodyCursor(response, source, first, last, this.limits(url)))
   }
 
   /**
@@ -425,7 +548,7 @@ export class HTTPFile implements DownloadFile {
    */
   static async fetch(client: UpstreamClient, url: URL, request: HTTPFileRequest): Promise<HTTPFile> {
     const headers = { ...request.headers, ...request.conditional, 'Accept-Encoding': 'identity' }
-    const upstream = await client.send(url, request.method, headers, url.origin)
+    const upstream = await client.send(url, request.method, headers, url)
     const { response } = upstream
     const status = response.statusCode ?? 0
     const sent = (name: string) => request.conditional[name] !== undefined
@@ -444,37 +567,111 @@ export class HTTPFile implements DownloadFile {
         return HTTPFile.fetch(client, url, { ...request, method: 'GET' })
       throw statusFailure(status, upstream.url)
     }
-    return new HTTPFile(client, request, url.origin, upstream)
+    return new HTTPFile(client, request, url, upstream)
   }
 
   /**
-   * The file's bytes, or one inclusive range of them. The first response's body serves it when it
-   * holds those bytes (ranges come in ascending order, so one full body serves a whole multipart
-   * answer); otherwise a new `Range` request is made, pinned to this file's strong ETag.
+   * The file's bytes, or one inclusive range of them. An upstream body that holds the range's first
+   * byte (at most `GAP` bytes on) serves it: the first response's, or one a former range fetched;
+   * otherwise a new Range request asks for the range and the close ones after it (`spansOf`),
+   * pinned to this file's validators. A range may so be read from several bodies in turn.
    */
   async open(range?: ByteRange): Promise<Readable> {
     const start = range?.start ?? 0
     const end = range?.end ?? (this.size === undefined ? Number.POSITIVE_INFINITY : this.size - 1)
-    const initial = this.initial
-    if (initial?.covers(start, end)) return new PartStream(initial, start, end, noop)
-    const cursor = await this.refetch(range)
-    return new PartStream(cursor, start, end, () => cursor.release())
+    // The first body is found (or fetched) now, so that a failure comes before any header.
+    const first = start > end ? undefined : await this.cursorAt(start, end)
+    return new PartStream(this.source, first, start, end)
   }
 
   /** Destroys every upstream body nobody read; frees the complete ones. Safe to call twice. */
   release(): void {
     for (const cursor of this.cursors) cursor.release()
     this.cursors.clear()
-    this.initial = undefined
+  }
+
+  /** A body that holds byte `start`, claimed; fetched for `start`-`end` and its span if none does. */
+  private async cursorAt(start: number, end: number): Promise<BodyCursor> {
+    let ahead = Number.POSITIVE_INFINITY
+    for (const cursor of this.cursors) {
+      if (cursor.busy) continue
+      if (!cursor.usable) {
+        this.cursors.delete(cursor)
+      } else if (
+        end === Number.POSITIVE_INFINITY
+          ? cursor.last === end && cursor.position <= start
+          : cursor.reaches(start)
+      ) {
+        cursor.busy = true
+        return cursor
+      } else if (cursor.position > start) {
+        ahead = Math.min(ahead, cursor.position)
+      } else {
+        // Behind this range, or too far before it: ranges come in ascending order, so it will not
+        // serve another; its unread bytes would only be pulled for nothing.
+        cursor.release()
+        this.cursors.delete(cursor)
+      }
+    }
+    // Unknown size: the whole body, from its start.
+    if (end === Number.POSITIVE_INFINITY) return this.claim(await this.refetch(undefined))
+    // Up to the end of the range's span, but not into the bytes a body further on holds.
+    const span = this.spansFor().find((candidate) => candidate.start <= start && start <= candidate.end)
+    const last = Math.min(Math.max(end, span?.end ?? end), ahead - 1)
+    return this.claim(await this.refetch({ start, end: last }))
+  }
+
+  /** A part is done with `cursor`: freed when it holds nothing more, else kept. */
+  private done(cursor: BodyCursor): void {
+    cursor.busy = false
+    if (cursor.position > cursor.last) {
+      cursor.release()
+      this.cursors.delete(cursor)
+    }
+  }
+
+  /** The spans of the ranges the responder will open for the client's Range header, if any. */
+  private spansFor(): ByteRange[] {
+    this.spans ??= spansOf(this.clientRanges())
+    return this.spans
+  }
+
+  /** The ranges the responder serves for the client's Range header (the same parser, the same size). */
+  private clientRanges(size = this.size): ByteRange[] {
+    const ranges = this.request.ranges
+    if (!ranges || size === undefined) return []
+    const parsed = parseRange(ranges.header, size, { maxRanges: ranges.maxRanges })
+    return parsed.kind === 'partial' ? parsed.ranges : []
+  }
+
+  /**
+   * Whether the ranges can be cut from a whole body of `size` bytes read from its start, each at
+   * most `GAP` bytes after the one before, with at most `GAP` bytes after the last.
+   */
+  private sliceable(size: number): boolean {
+    if (!this.request.ranges) return true
+    // A stale If-Range: the responder answers the whole file anyway.
+    const ifRange = this.request.conditional['If-Range']
+    const validators = { etag: entityTag(this), lastModified: this.modifiedAt }
+    if (ifRange !== undefined && !ifRangeAllowsPartial({ 'if-range': ifRange }, validators)) return true
+    const ranges = this.clientRanges(size)
+    if (ranges.length === 0) return true
+    let next = 0
+    for (const range of ranges) {
+      if (range.start - next > GAP) return false
+      next = range.end + 1
+    }
+    return size - next <= GAP
   }
 
   /** A new request for `range` (or the whole file), checked against what this file describes. */
   private async refetch(range: ByteRange | undefined): Promise<BodyCursor> {
     const headers: Record<string, string> = { ...this.request.headers, 'Accept-Encoding': 'identity' }
     if (range) headers.Range = `bytes=${range.start}-${range.end}`
-    // The bytes must come from the same representation: If-Match turns a change into a 412.
+    // The bytes must come from the same representation: a change is a 412, never spliced in.
     if (this.etag && !this.etag.startsWith('W/')) headers['If-Match'] = this.etag
-    const upstream = await this.client.send(this.url, 'GET', headers, this.credentialsOrigin)
+    else if (this.modifiedAt) headers['If-Unmodified-Since'] = this.modifiedAt.toUTCString()
+    const upstream = await this.client.send(this.url, 'GET', headers, this.given)
     const { response, url } = upstream
     const status = response.statusCode ?? 0
     const encoded = encodings(response.headers['content-encoding'])
@@ -506,6 +703,11 @@ export class HTTPFile implements DownloadFile {
 
   private track(cursor: BodyCursor): BodyCursor {
     this.cursors.add(cursor)
+    return cursor
+  }
+
+  private claim(cursor: BodyCursor): BodyCursor {
+    cursor.busy = true
     return cursor
   }
 

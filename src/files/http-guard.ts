@@ -31,8 +31,14 @@ export interface Destination {
   lookup?: LookupFunction
 }
 
-/** An entry of the allow-list: one host, or every subdomain of a domain (`*.example.com`). */
-export type HostPattern = { kind: 'host'; host: string } | { kind: 'subdomains'; suffix: string }
+/**
+ * An entry of the allow-list: one host, or every subdomain of a domain (`*.example.com`), on one
+ * `port`, or, without one, on the scheme's default port and the port of the URL the view was given
+ * (see {@link DestinationGuard.allows}).
+ */
+export type HostPattern = ({ kind: 'host'; host: string } | { kind: 'subdomains'; suffix: string }) & {
+  port?: number
+}
 
 // Cloud instance metadata services: the classic SSRF prize (credentials, tokens, user data).
 const METADATA_V4 = new Set([
@@ -184,12 +190,45 @@ export function normalizeHost(hostname: string): string {
 }
 
 /**
+ * An allow-list entry split into its host and the text after its port colon, if any: `host:port`,
+ * `[v6]:port`. An IPv6 address without brackets has no port (`::1:8080` is an address).
+ */
+export function splitHostPort(entry: string): { host: string; port?: string } {
+  if (entry.startsWith('[')) {
+    const close = entry.indexOf(']')
+    if (close !== -1 && entry[close + 1] === ':')
+      return { host: entry.slice(0, close + 1), port: entry.slice(close + 2) }
+    return { host: entry }
+  }
+  const colon = entry.indexOf(':')
+  if (colon === -1 || entry.indexOf(':', colon + 1) !== -1) return { host: entry }
+  return { host: entry.slice(0, colon), port: entry.slice(colon + 1) }
+}
+
+/** A TCP port written in decimal (1 to 65535), or `undefined`. */
+export function parsePort(text: string): number | undefined {
+  if (!/^\d{1,5}$/.test(text)) return undefined
+  const port = Number(text)
+  return port >= 1 && port <= 65535 ? port : undefined
+}
+
+/**
  * Parses one allow-list entry: a host name (`files.example.com`), every subdomain of a domain
  * (`*.example.com`, which does not match `example.com` itself), or an IP literal (`10.0.0.5`,
- * `::1`, `[::1]`). `undefined` for anything else: a port, a scheme, a path, a bare `*`.
+ * `::1`, `[::1]`), each with an optional port (`files.example.com:8443`, `[::1]:8080`).
+ * `undefined` for anything else: a scheme, a path, a bare `*`, a port out of range.
  */
 export function parseHostPattern(entry: string): HostPattern | undefined {
   if (typeof entry !== 'string') return undefined
+  const { host: hostText, port: portText } = splitHostPort(entry)
+  if (portText === undefined) return parseHost(hostText)
+  const port = parsePort(portText)
+  const pattern = port === undefined ? undefined : parseHost(hostText)
+  return pattern && { ...pattern, port }
+}
+
+/** An entry's host part: a name, `*.domain` or an IP literal. */
+function parseHost(entry: string): HostPattern | undefined {
   const wildcard = entry.startsWith('*.')
   const text = wildcard ? entry.slice(2) : entry
   const bare = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text
@@ -211,19 +250,41 @@ export function parseHostPattern(entry: string): HostPattern | undefined {
   return { kind: 'subdomains', suffix: `.${host}` }
 }
 
-/** Whether the normalized `host` matches one of `patterns`. */
-export function matchesHost(patterns: readonly HostPattern[], host: string): boolean {
-  return patterns.some((pattern) =>
-    pattern.kind === 'host'
-      ? pattern.host === host
-      : host.endsWith(pattern.suffix) && host.length > pattern.suffix.length,
+/**
+ * Whether the normalized `host` on `port` matches one of `patterns`. An entry that names a port
+ * matches that port only; one without matches the ports in `implicitPorts`.
+ */
+export function matchesHost(
+  patterns: readonly HostPattern[],
+  host: string,
+  port: number,
+  implicitPorts: readonly number[],
+): boolean {
+  return patterns.some(
+    (pattern) =>
+      (pattern.port === undefined ? implicitPorts.includes(port) : pattern.port === port) &&
+      hostMatches(pattern, host),
   )
 }
 
+function hostMatches(pattern: HostPattern, host: string): boolean {
+  return pattern.kind === 'host'
+    ? pattern.host === host
+    : host.endsWith(pattern.suffix) && host.length > pattern.suffix.length
+}
+
+const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443 }
+
+/** The port a URL connects to: its own, or its scheme's default. */
+function portOf(url: URL): number {
+  return url.port === '' ? (DEFAULT_PORTS[url.protocol] ?? 0) : Number(url.port)
+}
+
 /**
- * Decides whether the HTTP view may contact a URL. A host in the allow-list is trusted whatever it
- * resolves to; any other host is refused when `onlyAllowedHosts` is set, and otherwise allowed only
- * if every address it resolves to is public. Checked again for every redirect hop.
+ * Decides whether the HTTP view may contact a URL. A host in the allow-list, on a port the list
+ * allows for it, is trusted whatever it resolves to; any other host is refused when
+ * `onlyAllowedHosts` is set, and otherwise allowed only if every address it resolves to is public.
+ * Checked again for every redirect hop.
  *
  * @example
  * const guard = new DestinationGuard({ allowedHosts: ['*.example.com'] }, 'HTTPDownloadView')
@@ -240,8 +301,13 @@ export class DestinationGuard {
     this.patterns = allowed.map((entry: unknown) => {
       const pattern = typeof entry === 'string' ? parseHostPattern(entry) : undefined
       if (!pattern) {
+        const port = typeof entry === 'string' ? splitHostPort(entry).port : undefined
         throw new ConfigurationError(
-          `${owner}: option "allowedHosts" has ${JSON.stringify(entry)}, which is not a host name, "*.domain" or an IP address`,
+          `${owner}: option "allowedHosts" has ${JSON.stringify(entry)}, ${
+            port !== undefined && /^\d*$/.test(port)
+              ? 'whose port is not a number from 1 to 65535'
+              : 'which is not a host name, "*.domain" or an IP address, with an optional ":port"'
+          }`,
         )
       }
       return pattern
@@ -254,28 +320,42 @@ export class DestinationGuard {
     this.onlyAllowedHosts = only
   }
 
-  /** Whether `hostname` (as a URL gives it) is in the allow-list. */
-  allows(hostname: string): boolean {
-    return matchesHost(this.patterns, normalizeHost(hostname))
+  /**
+   * Whether the host and port of `url` are in the allow-list. An entry without a port allows the
+   * scheme's default port and the port of `given`, the URL the view itself was given (its `url`
+   * option or what `getUrl()` returned), of which `url` may be a redirect.
+   */
+  allows(url: URL, given: URL = url): boolean {
+    // Why the port counts: a trusted host runs other services on other ports (an admin API, a
+    // database, the metadata proxy), and a redirect from a trusted upstream must not reach them.
+    const implicit = [DEFAULT_PORTS[url.protocol] ?? 0, portOf(given)]
+    return matchesHost(this.patterns, normalizeHost(url.hostname), portOf(url), implicit)
   }
 
   /**
-   * Checks `url` before a connection: the scheme, the allow-list, and an IP literal's range. For a
-   * name outside the allow-list, the returned `lookup` checks the resolved addresses.
-   * Throws `DestinationNotAllowedError`.
+   * Checks `url` before a connection: the scheme, the allow-list (see {@link allows} for `given`),
+   * and an IP literal's range. For a name outside the allow-list, the returned `lookup` checks the
+   * resolved addresses. Throws `DestinationNotAllowedError`.
    */
-  check(url: URL): Destination {
+  check(url: URL, given: URL = url): Destination {
     if (url.protocol !== 'http:' && url.protocol !== 'https:')
       throw new DestinationNotAllowedError(`Refused ${url.protocol} URL: only http and https are fetched`)
     const host = normalizeHost(url.hostname)
     const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
-    if (matchesHost(this.patterns, host)) return { hostname }
+    if (this.allows(url, given)) return { hostname }
+    // A host listed for other ports only is treated like any other host on this one.
+    const otherPort = this.patterns.some((pattern) => hostMatches(pattern, host))
+      ? `Refused host ${url.host}: allowedHosts lists ${host}, but not on port ${portOf(url)}`
+      : undefined
     if (this.onlyAllowedHosts)
-      throw new DestinationNotAllowedError(`Refused host ${host}: it is not in allowedHosts`)
+      throw new DestinationNotAllowedError(otherPort ?? `Refused host ${url.host}: it is not in allowedHosts`)
     // Node does not call `lookup` for an IP literal: check it here.
     if (isIPv4(host) || isIPv6(host)) {
       const range = restrictedRange(host)
-      if (range) throw refusal(host, host, range)
+      if (range)
+        throw otherPort
+          ? new DestinationNotAllowedError(`${otherPort} (a ${range} address)`)
+          : refusal(host, host, range)
       return { hostname }
     }
     return { hostname, lookup: checkedLookup(host) }

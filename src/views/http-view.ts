@@ -7,7 +7,7 @@ import http from 'node:http'
 import type { Agent as HttpsAgent } from 'node:https'
 import https from 'node:https'
 import { ConfigurationError, DestinationNotAllowedError } from '../errors'
-import { HTTPFile, UpstreamClient } from '../files/http-file'
+import { firstSpan, HTTPFile, UpstreamClient } from '../files/http-file'
 import { DestinationGuard } from '../files/http-guard'
 import { rejectUnknownOptions } from '../responder/options'
 import { type DownloadRequest, DownloadView, type DownloadViewOptions, VIEW_OPTIONS } from './download-view'
@@ -27,9 +27,12 @@ export interface HTTPDownloadViewOptions extends DownloadViewOptions {
    */
   basename?: string
   /**
-   * Hosts that are trusted: `files.example.com`, `*.example.com` (subdomains only) or IP literals.
-   * A listed host is contacted even when it resolves to a private or loopback address; any other
-   * host must resolve only to public addresses.
+   * Hosts that are trusted: `files.example.com`, `*.example.com` (subdomains only) or IP literals,
+   * each with an optional port (`files.example.com:8443`, `10.0.0.5:9000`, `[::1]:8080`). An entry
+   * without a port trusts the scheme's default port (80, 443) and the port of the URL the view was
+   * given (`url`, or what `getUrl()` returned), not the host's other ports. A trusted host is
+   * contacted even when it resolves to a private or loopback address; any other host must resolve
+   * only to public addresses.
    * @default [] (public hosts only)
    */
   allowedHosts?: string[]
@@ -122,7 +125,7 @@ const MANAGED = new Set([
   'if-modified-since',
   'if-unmodified-since',
 ])
-// One `first-last` or `-suffix` byte range: the only Range sent upstream; several are sliced here.
+// One `first-last` or `-suffix` byte range, sent upstream as it is; of several, only the first span.
 const SINGLE_RANGE = /^\s*bytes\s*=\s*(?:(\d+)-(\d*)|-(\d+))\s*$/i
 const MAX_TIMER = 2 ** 31 - 1
 // As Node's global agent: connections kept for reuse, and closed after 5 s unused in the pool
@@ -275,11 +278,17 @@ export class HTTPDownloadView extends DownloadView {
       if (connection.has(name) || value === undefined) continue
       headers[name] = Array.isArray(value) ? value.join(name === 'cookie' ? '; ' : ', ') : value
     }
+    const conditional = this.conditionalHeaders(req.headers, method)
+    const range = req.headers.range
     return HTTPFile.fetch(this.client, url, {
       method,
       headers,
-      conditional: this.conditionalHeaders(req.headers, method),
+      conditional,
       basename: this.getBasename(request),
+      ranges:
+        conditional.Range !== undefined && range !== undefined
+          ? { header: range, maxRanges: this.respondOptions.maxRanges, several: !SINGLE_RANGE.test(range) }
+          : undefined,
     })
   }
 
@@ -289,8 +298,9 @@ export class HTTPDownloadView extends DownloadView {
   }
 
   /**
-   * The client's Range (one range only, GET only, when ranges are on) with its If-Range, and the
-   * four conditional headers: the upstream decides them, and the responder relays its answer.
+   * The client's Range (GET only, when ranges are on) with its If-Range, and the four conditional
+   * headers: the upstream decides them, and the responder relays its answer. Of several ranges,
+   * only the first span goes upstream; the file fetches the others when the responder opens them.
    */
   private conditionalHeaders(
     headers: http.IncomingHttpHeaders,
@@ -314,6 +324,12 @@ export class HTTPDownloadView extends DownloadView {
       const valid = suffix !== undefined ? Number(suffix) > 0 : last === '' || Number(last) >= Number(first)
       if (valid) {
         conditional.Range = `bytes=${suffix !== undefined ? `-${suffix}` : `${first}-${last}`}`
+        copy('if-range', 'If-Range')
+      }
+    } else if (method === 'GET' && this.respondOptions.acceptRanges && range) {
+      const span = firstSpan(range)
+      if (span !== undefined) {
+        conditional.Range = span
         copy('if-range', 'If-Range')
       }
     }

@@ -7,7 +7,9 @@ import {
   matchesHost,
   normalizeHost,
   parseHostPattern,
+  parsePort,
   restrictedRange,
+  splitHostPort,
 } from '../../../src/files/http-guard'
 
 const guard = (options: DestinationGuardOptions = {}) => new DestinationGuard(options, 'TestView')
@@ -191,11 +193,49 @@ describe('parseHostPattern()', () => {
     expect(parseHostPattern('bücher.example')).toEqual({ kind: 'host', host: 'xn--bcher-kva.example' })
   })
 
+  it('reads a host name with a port', () => {
+    expect(parseHostPattern('Files.Example.com:8443')).toEqual({
+      kind: 'host',
+      host: 'files.example.com',
+      port: 8443,
+    })
+  })
+
+  it('reads an IPv4 literal with a port', () => {
+    expect(parseHostPattern('127.0.0.1:8080')).toEqual({ kind: 'host', host: '127.0.0.1', port: 8080 })
+  })
+
+  it('reads a bracketed IPv6 literal with a port', () => {
+    expect(parseHostPattern('[0::1]:8080')).toEqual({ kind: 'host', host: '::1', port: 8080 })
+  })
+
+  it('reads a subdomain wildcard with a port', () => {
+    expect(parseHostPattern('*.example.com:443')).toEqual({
+      kind: 'subdomains',
+      suffix: '.example.com',
+      port: 443,
+    })
+  })
+
+  it('reads an unbracketed IPv6 literal as an address, never as an address and a port', () => {
+    expect(parseHostPattern('::1:8080')).toEqual({ kind: 'host', host: '::1:8080' })
+  })
+
   it.each([
     '*',
     '*.',
     '',
-    'example.com:8080',
+    'example.com:',
+    'example.com:0',
+    'example.com:65536',
+    'example.com:99999',
+    'example.com:8o',
+    'example.com:+80',
+    'example.com: 80',
+    'example.com:80:80',
+    '[::1]:',
+    '[::1]8080',
+    ':8080',
     'http://example.com',
     'example.com/path',
     'user@example.com',
@@ -210,41 +250,93 @@ describe('parseHostPattern()', () => {
   })
 })
 
+describe('splitHostPort()', () => {
+  it.each([
+    ['example.com', { host: 'example.com' }],
+    ['example.com:8080', { host: 'example.com', port: '8080' }],
+    ['example.com:', { host: 'example.com', port: '' }],
+    ['[::1]', { host: '[::1]' }],
+    ['[::1]:8080', { host: '[::1]', port: '8080' }],
+    ['::1', { host: '::1' }],
+    ['::1:8080', { host: '::1:8080' }],
+  ])('splits %j', (entry, split) => {
+    expect(splitHostPort(entry)).toEqual(split)
+  })
+})
+
+describe('parsePort()', () => {
+  it.each([
+    ['1', 1],
+    ['80', 80],
+    ['08080', 8080],
+    ['65535', 65535],
+  ])('reads %j', (text, port) => {
+    expect(parsePort(text)).toBe(port)
+  })
+
+  it.each(['', '0', '65536', '123456', '-1', '+80', '8o', ' 80', '0x50', '1e3'])('refuses %j', (text) => {
+    expect(parsePort(text)).toBeUndefined()
+  })
+})
+
 describe('matchesHost()', () => {
   const patterns = ['files.example.com', '*.cdn.example.net', '10.0.0.5'].map(
     (entry) => parseHostPattern(entry) ?? { kind: 'host' as const, host: '' },
   )
+  const matches = (host: string) => matchesHost(patterns, host, 443, [443])
 
   it('matches an exact host', () => {
-    expect(matchesHost(patterns, 'files.example.com')).toBe(true)
+    expect(matches('files.example.com')).toBe(true)
   })
 
   it('matches a subdomain of a wildcard', () => {
-    expect(matchesHost(patterns, 'eu.cdn.example.net')).toBe(true)
+    expect(matches('eu.cdn.example.net')).toBe(true)
   })
 
   it('matches a deeper subdomain of a wildcard', () => {
-    expect(matchesHost(patterns, 'a.b.cdn.example.net')).toBe(true)
+    expect(matches('a.b.cdn.example.net')).toBe(true)
   })
 
   it('does not match the wildcard domain itself', () => {
-    expect(matchesHost(patterns, 'cdn.example.net')).toBe(false)
+    expect(matches('cdn.example.net')).toBe(false)
   })
 
   it('does not match a name that only ends with the same letters', () => {
-    expect(matchesHost(patterns, 'evilcdn.example.net')).toBe(false)
+    expect(matches('evilcdn.example.net')).toBe(false)
   })
 
   it('does not match a subdomain of an exact host', () => {
-    expect(matchesHost(patterns, 'x.files.example.com')).toBe(false)
+    expect(matches('x.files.example.com')).toBe(false)
   })
 
   it('matches an IP literal', () => {
-    expect(matchesHost(patterns, '10.0.0.5')).toBe(true)
+    expect(matches('10.0.0.5')).toBe(true)
   })
 
   it('does not match another IP', () => {
-    expect(matchesHost(patterns, '10.0.0.6')).toBe(false)
+    expect(matches('10.0.0.6')).toBe(false)
+  })
+
+  describe('with ports', () => {
+    const ported = ['files.example.com', 'api.example.com:8443'].map(
+      (entry) => parseHostPattern(entry) ?? { kind: 'host' as const, host: '' },
+    )
+
+    it('matches an entry without a port on an implicit port', () => {
+      expect(matchesHost(ported, 'files.example.com', 9000, [443, 9000])).toBe(true)
+    })
+
+    it('does not match an entry without a port on another port', () => {
+      expect(matchesHost(ported, 'files.example.com', 8443, [443])).toBe(false)
+    })
+
+    it('matches an entry on the port it names', () => {
+      expect(matchesHost(ported, 'api.example.com', 8443, [443])).toBe(true)
+    })
+
+    it('does not match an entry with a port on an implicit port', () => {
+      expect(matchesHost(ported, 'api.example.com', 443, [443])).toBe(false)
+    })
   })
 })
 
@@ -286,6 +378,61 @@ describe('DestinationGuard', () => {
       expect(guard({ allowedHosts: ['::1'] }).check(new URL('http://[::1]:8080/'))).toEqual({
         hostname: '::1',
       })
+    })
+  })
+
+  describe('when a listed host is reached on a port', () => {
+    const given = new URL('http://127.0.0.1:8080/file')
+
+    it('allows the port of the URL the view was given, on a redirect too', () => {
+      const trusting = guard({ allowedHosts: ['127.0.0.1'] })
+      expect(trusting.check(new URL('http://127.0.0.1:8080/other'), given)).toEqual({ hostname: '127.0.0.1' })
+    })
+
+    it("allows the scheme's default port", () => {
+      const trusting = guard({ allowedHosts: ['127.0.0.1'] })
+      expect(trusting.check(new URL('https://127.0.0.1/'), given)).toEqual({ hostname: '127.0.0.1' })
+    })
+
+    it('refuses another port of a loopback host, naming host and port', () => {
+      const trusting = guard({ allowedHosts: ['127.0.0.1'] })
+      expect(refusalOf(() => trusting.check(new URL('http://127.0.0.1:9000/'), given)).message).toBe(
+        'Refused host 127.0.0.1:9000: allowedHosts lists 127.0.0.1, but not on port 9000 (a loopback address)',
+      )
+    })
+
+    it('refuses another port with onlyAllowedHosts, naming host and port', () => {
+      const strict = guard({ allowedHosts: ['files.example.com'], onlyAllowedHosts: true })
+      const url = new URL('https://files.example.com:8443/')
+      expect(refusalOf(() => strict.check(url, new URL('https://files.example.com/'))).message).toBe(
+        'Refused host files.example.com:8443: allowedHosts lists files.example.com, but not on port 8443',
+      )
+    })
+
+    it('checks a listed public host on a port not allowed for it after DNS resolution, as any host', () => {
+      const url = new URL('https://files.example.com:8443/')
+      expect(
+        guard({ allowedHosts: ['files.example.com'] }).check(url, new URL('https://files.example.com/'))
+          .lookup,
+      ).toEqual(expect.any(Function))
+    })
+
+    it('allows a port that an entry names', () => {
+      const trusting = guard({ allowedHosts: ['127.0.0.1', '127.0.0.1:9000'] })
+      expect(trusting.check(new URL('http://127.0.0.1:9000/'), given)).toEqual({ hostname: '127.0.0.1' })
+    })
+
+    it('allows a port named for a bracketed IPv6 entry', () => {
+      const trusting = guard({ allowedHosts: ['[::1]:9000'] })
+      expect(trusting.check(new URL('http://[::1]:9000/'), given)).toEqual({ hostname: '::1' })
+    })
+
+    it('refuses the default port to an entry that names another port', () => {
+      const strict = guard({ allowedHosts: ['files.example.com:8443'], onlyAllowedHosts: true })
+      const url = new URL('https://files.example.com/')
+      expect(refusalOf(() => strict.check(url, new URL('https://files.example.com:8443/'))).message).toMatch(
+        /but not on port 443/,
+      )
     })
   })
 
@@ -394,11 +541,24 @@ describe('DestinationGuard', () => {
       )
     })
 
-    it('rejects an entry with a port, naming the option and the entry', () => {
-      expect(() => guard({ allowedHosts: ['example.com:80'] })).toThrow(
-        'TestView: option "allowedHosts" has "example.com:80", which is not a host name, "*.domain" or an IP address',
+    it('rejects an entry that is not a host, naming the option and the entry', () => {
+      expect(() => guard({ allowedHosts: ['example.com/files'] })).toThrow(
+        new ConfigurationError(
+          'TestView: option "allowedHosts" has "example.com/files", which is not a host name, "*.domain" or an IP address, with an optional ":port"',
+        ),
       )
     })
+
+    it.each(['example.com:99999', 'example.com:0', 'example.com:', '[::1]:65536'])(
+      'rejects %j, naming the option and the port',
+      (entry) => {
+        expect(() => guard({ allowedHosts: [entry] })).toThrow(
+          new ConfigurationError(
+            `TestView: option "allowedHosts" has ${JSON.stringify(entry)}, whose port is not a number from 1 to 65535`,
+          ),
+        )
+      },
+    )
 
     it('rejects a non-boolean onlyAllowedHosts', () => {
       expect(() => guard({ onlyAllowedHosts: 'yes' as unknown as boolean })).toThrow(

@@ -149,9 +149,25 @@ describe('HTTPDownloadView options', () => {
       ])
     })
 
+    it('keeps the port an entry names', () => {
+      expect(
+        build({ allowedHosts: ['127.0.0.1:8080', '[::1]:8080', 'example.com:443'] }).guard.patterns,
+      ).toEqual([
+        { kind: 'host', host: '127.0.0.1', port: 8080 },
+        { kind: 'host', host: '::1', port: 8080 },
+        { kind: 'host', host: 'example.com', port: 443 },
+      ])
+    })
+
     it('rejects an entry that is not a host, naming the option', () => {
       expect(configurationError(() => build({ allowedHosts: ['http://example.com'] }))).toMatch(
         /^HTTPDownloadView: option "allowedHosts" has "http:\/\/example\.com"/,
+      )
+    })
+
+    it('rejects an entry with a bad port, naming the option', () => {
+      expect(configurationError(() => build({ allowedHosts: ['127.0.0.1:70000'] }))).toBe(
+        'HTTPDownloadView: option "allowedHosts" has "127.0.0.1:70000", whose port is not a number from 1 to 65535',
       )
     })
 
