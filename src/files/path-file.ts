@@ -54,7 +54,8 @@ export class PathFile implements DownloadFile {
     if (!path.isAbsolute(file)) throw new BadPathError(`Not an absolute path: "${file}"`)
     const normal = path.normalize(file)
     const stats = await fs.stat(normal).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT' || error.code === 'ENOTDIR')
+      // A name too long for the file system names nothing: 404, as send has it (RFC 9110 §15.5.5).
+      if (error.code === 'ENOENT' || error.code === 'ENOTDIR' || error.code === 'ENAMETOOLONG')
         throw new FileNotFoundError(`No file at "${normal}"`, { cause: error })
       throw error
     })

@@ -58,6 +58,15 @@ describe('PathDownloadView without "root"', () => {
     expect(await rejectionOf(view.getFile(requestWith({})))).toBeInstanceOf(FileNotFoundError)
   })
 
+  it('rejects with FileNotFoundError for a name too long for the file system (404, not 400)', async () => {
+    const view = new PathDownloadView({ path: path.join(FIXTURES, `${'x'.repeat(300)}.txt`) })
+    expect(await rejectionOf(view.getFile(requestWith({})))).toBeInstanceOf(FileNotFoundError)
+    const rooted = new PathDownloadView({ root: FIXTURES })
+    expect(await rejectionOf(rooted.getFile(requestWith({ path: `${'y'.repeat(300)}.txt` })))).toBeInstanceOf(
+      FileNotFoundError,
+    )
+  })
+
   it('rejects with FileNotFoundError for a directory', async () => {
     const view = new PathDownloadView({ path: FIXTURES })
     expect(await rejectionOf(view.getFile(requestWith({})))).toBeInstanceOf(FileNotFoundError)
