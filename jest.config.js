@@ -24,6 +24,10 @@ const typeormMajor = process.env.TYPEORM ?? '1'
 if (!['0.3', '1'].includes(typeormMajor)) throw new Error(`TYPEORM must be 0.3 or 1, not "${typeormMajor}"`)
 const moduleNameMapper =
   typeormMajor === '0.3' ? { '^typeorm$': 'typeorm-0.3', '^typeorm/(.*)$': 'typeorm-0.3/$1' } : {}
+// The processes the tests start (the CLI, the demo) inherit NODE_OPTIONS: the preload maps them too.
+const preload = `--require ${JSON.stringify(`${__dirname}/test/helpers/typeorm-0.3-preload.js`)}`
+if (typeormMajor === '0.3' && !process.env.NODE_OPTIONS?.includes(preload))
+  process.env.NODE_OPTIONS = [process.env.NODE_OPTIONS, preload].filter(Boolean).join(' ')
 
 const common = {
   testEnvironment: 'node',

@@ -197,7 +197,8 @@ async function writePage(
   table: TableSql,
   described: Described[],
 ): Promise<{ filled: number; skipped: number }> {
-  const { driver } = manager.connection
+  // From the DataSource, not the manager: typeorm 0.3 names it manager.connection, 1.x manager.dataSource.
+  const { driver } = table.dataSource
   let filled = 0
   let skipped = 0
   for (const { key, values } of described) {

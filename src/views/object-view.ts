@@ -1,7 +1,6 @@
 /** @module ObjectDownloadView: serve a file column of an entity looked up by id or slug. */
 import { createHash } from 'node:crypto'
 import { type DataSource, type EntityMetadata, getMetadataArgsStorage, type ObjectLiteral } from 'typeorm'
-import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata'
 import { type FileColumnMetadata, getFileColumn } from '../columns/file-column'
 import { hasFile, type StoredFile } from '../columns/stored-file'
 import { ConfigurationError, FileNotFoundError, ServiceUnavailableError } from '../errors'
@@ -11,6 +10,9 @@ import { BurstLog, databaseFault } from '../lookup/database-errors'
 import { rejectUnknownOptions } from '../responder/options'
 import { storages } from '../storage/registry'
 import { type DownloadRequest, DownloadView, type DownloadViewOptions, VIEW_OPTIONS } from './download-view'
+
+/** A column's metadata, named from the root entry (both TypeORM majors have it at this path). */
+type ColumnMetadata = EntityMetadata['columns'][number]
 
 /** The part of a `pg` Pool the lookup uses. */
 interface PgPool {
