@@ -46,6 +46,7 @@ export { HTTPFile, type HTTPFileRequest } from './files/http-file'
 export { PathFile, type PathFileInfo } from './files/path-file'
 export { StorageFile, type StoredFileInfo } from './files/storage-file'
 export { type VirtualContent, VirtualFile, type VirtualFileInit } from './files/virtual-file'
+export { serve } from './node/serve'
 export { type XAccelRedirectOptions, type XAccelRule, xAccelRedirect } from './offload/nginx'
 export { applyOffload, type Offload, offloadMiddleware, requestOffloads } from './offload/offload'
 export {
@@ -88,8 +89,8 @@ export { MemoryStorage } from './storage/memory-storage'
 export { DEFAULT_STORAGE, StorageRegistry, storages } from './storage/registry'
 export type { ByteRange, SaveSource, SignedUrlOptions, Storage, StorageStat } from './storage/storage'
 export {
+  type Decision,
   type Dotfiles,
-  type DownloadHandler,
   type DownloadRequest,
   DownloadView,
   type DownloadViewOptions,

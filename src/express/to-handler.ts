@@ -1,19 +1,23 @@
 /** @module The Express adapter: the only module that knows Express. */
 import type { ErrorRequestHandler, RequestHandler } from 'express'
 import { ConfigurationError, statusForError } from '../errors'
+import { serve } from '../node/serve'
 import { statusAnswer } from '../responder/respond'
 import { type Logger, stderrLogger } from '../responder/send'
 import type { DownloadView } from '../views/download-view'
 
 /**
- * An Express 5 RequestHandler for `view` (the same as `view.handler()`, typed for Express).
+ * An Express (4.21+ or 5) RequestHandler for `view`: `serve()` with the route's parameters; errors
+ * it does not answer itself (a bug, a storage's unexpected failure) go to `next`, so to the app's
+ * error handler (`downloadErrorHandler()`).
  *
  * @example
- * app.get('/documents/:slug/', toHandler(documentView))
+ * app.all('/documents/:slug/', toHandler(documentView))
  */
 export function toHandler(view: DownloadView): RequestHandler {
-  const handler = view.handler()
-  return (req, res, next) => handler(req, res, next)
+  return (req, res, next) => {
+    serve(view, req, res, req.params).catch(next)
+  }
 }
 
 /** Options of {@link downloadErrorHandler}. */

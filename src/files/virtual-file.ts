@@ -1,8 +1,8 @@
 /** @module A DownloadFile whose bytes are in memory or generated (VirtualDownloadView). */
 import { Readable } from 'node:stream'
+import { bufferedReadable } from '../storage/source'
 import type { ByteRange } from '../storage/storage'
 import type { DownloadFile } from './download-file'
-import { bufferedReadable } from '../storage/source'
 
 /** Content of a virtual file: bytes in memory, or a stream or async iterable read once. */
 export type VirtualContent = string | Uint8Array | Readable | AsyncIterable<Uint8Array | string>

@@ -93,7 +93,7 @@ const REMEMBER_FAILURES: FailedVariantsOptions = { maxEntries: 1000, ttl: 600 }
  *
  * @example
  * const variants = new ImageVariantView({ dataSource, entity: Photo, lookup: 'slug', file: 'image', attachment: false })
- * app.get('/photos/:slug/variant', variants.handler()) // GET /photos/sunset/variant?width=256&format=webp
+ * app.get('/photos/:slug/variant', toHandler(variants)) // GET /photos/sunset/variant?width=256&format=webp
  */
 export class ImageVariantView<E extends ObjectLiteral> extends ObjectDownloadView<E> {
   readonly widths: readonly number[]

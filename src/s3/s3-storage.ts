@@ -13,8 +13,8 @@ import { Upload } from '@aws-sdk/lib-storage'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { ConfigurationError, DownloadError, FileNotFoundError, ServiceUnavailableError } from '../errors'
 import { existsByStat, normalizeKey, normalizePrefix } from '../storage/keys'
-import { emptyReadable, fitToRange, parseContentRange, uploadBody } from './s3-streams'
 import type { ByteRange, SaveSource, SignedUrlOptions, Storage, StorageStat } from '../storage/storage'
+import { emptyReadable, fitToRange, parseContentRange, uploadBody } from './s3-streams'
 
 /** Options of {@link S3Storage}. */
 export interface S3StorageOptions {

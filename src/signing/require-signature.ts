@@ -26,7 +26,7 @@ export type SignatureMiddleware = (
  *
  * @example
  * const keys = [{ id: '2024-06', secret: process.env.DOWNLOAD_SECRET! }]
- * app.get('/signed/report/', requireSignature({ keys, maxAge: 3600 }), reportView.handler())
+ * app.get('/signed/report/', requireSignature({ keys, maxAge: 3600 }), toHandler(reportView))
  * // elsewhere: res.redirect(signUrl('/signed/report/', { key: keys[0], expiresIn: 300 }))
  */
 export function requireSignature(options: SignatureOptions): SignatureMiddleware {

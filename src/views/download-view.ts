@@ -1,25 +1,19 @@
 /**
- * @module DownloadView: the base of every view. A view finds a DownloadFile; the responder decides
- * the response; `sendPlan` writes it. Views never set headers, read Range or map errors themselves.
+ * @module DownloadView: the base of every view. A view finds a DownloadFile and decides the answer
+ * (the responder's plan, then its hand-off); it never touches the response: `serve()` (src/node)
+ * writes it, and maps errors to statuses, for every adapter.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 import { deliver } from '../delivery/deliver'
 import { type Delivery, type DeliveryOption, resolveDelivery } from '../delivery/options'
 import { canSign, DeliveryError } from '../delivery/presigned'
-import {
-  ConfigurationError,
-  DestinationNotAllowedError,
-  FileNotFoundError,
-  SignatureError,
-  statusForError,
-  UpstreamError,
-} from '../errors'
+import { ConfigurationError, FileNotFoundError } from '../errors'
 import type { DownloadFile } from '../files/download-file'
 import { applyOffload, type Offload, requestOffloads } from '../offload/offload'
 import { type ResolvedRespondOptions, type RespondOptions, resolveRespondOptions } from '../responder/options'
 import { methodNotAllowed, planResponse, type ResponsePlan, statusAnswer } from '../responder/respond'
-import { type Logger, sendPlan, stderrLogger, warn } from '../responder/send'
+import { type Logger, stderrLogger } from '../responder/send'
 import type { SignatureOptions } from '../signing/options'
 import { signatureCheck } from '../signing/require-signature'
 import type { SignedRequest } from '../signing/signed-url'
@@ -66,13 +60,6 @@ export interface DownloadViewOptions extends RespondOptions {
    */
   delivery?: DeliveryOption
 }
-
-/** A connect/Express-style handler. Express 5's `RequestHandler` accepts it as it is. */
-export type DownloadHandler = (
-  req: IncomingMessage & { params?: RouteParams },
-  res: ServerResponse,
-  next: (error?: unknown) => void,
-) => void
 
 /** The base class of the views: subclasses implement `getFile()`. */
 export abstract class DownloadView {
@@ -178,52 +165,39 @@ export abstract class DownloadView {
   }
 
   /**
-   * Serves one request on plain `node:http`. Library errors become their status (404, 400, 503…);
-   * anything unexpected is rethrown for the caller's error handling.
-   *
-   * @example
-   * http.createServer((req, res) => view.serve(req, res, { slug: 'hello' }).catch(() => res.destroy()))
+   * Decides the answer to one request, without writing anything: the method check, `authorize()`
+   * (the signature), `getFile()`, then the plan with its hand-off. Library errors are thrown for
+   * the caller to map (`statusForError`); `release()` gives back what the file holds once the
+   * answer was sent or abandoned. The one step that writes it is `serve()` (node), which every
+   * adapter calls.
    */
-  async serve(req: IncomingMessage, res: ServerResponse, params: RouteParams = {}): Promise<void> {
-    const method = req.method ?? 'GET'
-    const request: DownloadRequest = { req, params }
-    let file: DownloadFile | undefined
+  async decide(request: DownloadRequest): Promise<Decision> {
+    const method = request.req.method ?? 'GET'
+    if (method !== 'GET' && method !== 'HEAD') return { plan: methodNotAllowed(), release: () => undefined }
+    await this.authorize(request)
+    const file = await this.getFile(request)
+    const release = () => file.release?.()
     try {
-      if (method !== 'GET' && method !== 'HEAD') {
-        const plan = methodNotAllowed()
-        res.writeHead(plan.status, plan.headers).end()
-        return
-      }
-      await this.authorize(request)
-      file = await this.getFile(request)
       const planned = this.plan(request, file)
       // Only a delivery presigns (async): streamed plans go out without another tick.
-      await sendPlan(planned instanceof Promise ? await planned : planned, req, res, this.logger, {
-        idleTimeout: this.respondOptions.idleTimeout,
-      })
+      return { plan: planned instanceof Promise ? await planned : planned, release }
     } catch (error) {
-      const status = statusForError(error)
-      if (status === undefined || res.headersSent) throw error
-      // Why a request was refused, or an upstream failed, is for the log, never for the client.
-      if (
-        error instanceof SignatureError ||
-        error instanceof DestinationNotAllowedError ||
-        error instanceof UpstreamError
-      )
-        warn(this.logger, error.message)
-      const answer = statusAnswer(status)
-      res.writeHead(answer.status, answer.headers).end(answer.text)
-    } finally {
-      file?.release?.()
+      release()
+      throw error
     }
   }
 
-  /** An Express 5 (or connect) handler; unexpected errors go to `next`, so to the app's error handler. */
-  handler(): DownloadHandler {
-    return (req, res, next) => {
-      this.serve(req, res, req.params ?? {}).catch(next)
-    }
+  /** How `serve()` writes this view's answers: where failures are reported, when a client is idle. */
+  get sendOptions(): { logger: Logger; idleTimeout: number } {
+    return { logger: this.logger, idleTimeout: this.respondOptions.idleTimeout }
   }
+}
+
+/** What a view decided for one request: the plan to write, and what to release afterwards. */
+export interface Decision {
+  plan: ResponsePlan
+  /** Gives back what the file holds (a read buffer); call it once the answer is sent or abandoned. */
+  release(): void
 }
 
 /**

@@ -141,7 +141,7 @@ const OWN_AGENT = { keepAlive: true, timeout: 5000, scheduling: 'lifo' } as cons
  *
  * @example
  * const view = new HTTPDownloadView({ url: 'https://cdn.example.com/report.pdf', maxSize: 50e6 })
- * app.get('/report.pdf', view.handler())
+ * app.get('/report.pdf', toHandler(view))
  *
  * @example
  * class AvatarView extends HTTPDownloadView {

@@ -112,7 +112,7 @@ interface PreparedQuery {
  *
  * @example
  * const view = new ObjectDownloadView({ dataSource, entity: Document, lookup: 'slug', file: 'file' })
- * app.get('/documents/:slug/download', view.handler())
+ * app.get('/documents/:slug/download', toHandler(view))
  */
 export class ObjectDownloadView<E extends ObjectLiteral> extends DownloadView {
   readonly dataSource: DataSource

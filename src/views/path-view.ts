@@ -58,9 +58,9 @@ const OWN_OPTIONS = [...VIEW_OPTIONS, 'path', 'root', 'param', 'basename', 'dotf
  *
  * @example
  * // One file:
- * app.all('/terms/', new PathDownloadView({ path: '/srv/docs/terms.pdf' }).handler())
+ * app.all('/terms/', toHandler(new PathDownloadView({ path: '/srv/docs/terms.pdf' })))
  * // Any file under a folder:
- * app.all('/docs/*path', new PathDownloadView({ root: '/srv/docs' }).handler())
+ * app.all('/docs/*path', toHandler(new PathDownloadView({ root: '/srv/docs' })))
  */
 export class PathDownloadView extends DownloadView {
   readonly path: string | undefined

@@ -53,7 +53,7 @@ const OWN_OPTIONS = [...VIEW_OPTIONS, 'storage', 'path', 'param', 'basename', 'd
  *
  * @example
  * const media = new StorageDownloadView({ storage: 'default' })
- * app.all('/media/*path', media.handler())
+ * app.all('/media/*path', toHandler(media))
  */
 export class StorageDownloadView extends DownloadView {
   readonly storage: Storage | string

@@ -16,6 +16,7 @@ import type { Socket } from 'node:net'
 import { DataSource } from 'typeorm'
 import { Document } from '../../entities/Document'
 import { LocalStorage, ObjectDownloadView, storages } from '../../src'
+import { serve } from '../../src/node/serve'
 import { CHILD_APPLICATION_NAME } from './child-server'
 
 function required(name: string): string {
@@ -68,7 +69,7 @@ async function main(): Promise<void> {
       res.writeHead(404, { 'Content-Length': '0' }).end()
       return
     }
-    view.serve(req, res, { slug: decodeURIComponent(match[1]) }).catch((error: unknown) => {
+    serve(view, req, res, { slug: decodeURIComponent(match[1]) }).catch((error: unknown) => {
       process.stderr.write(`[unexpected] ${describeError(error)}\n`)
       if (res.headersSent) res.destroy()
       else res.writeHead(500, { 'Content-Length': '0' }).end()

@@ -14,9 +14,9 @@ import {
 } from 'typeorm'
 import { FileColumn } from '../../src/columns/file-column'
 import { FileColumnSubscriber } from '../../src/columns/file-column-subscriber'
-import { ImageColumn } from '../../src/images/image-column'
 import type { StoredFile } from '../../src/columns/stored-file'
 import type { StoredImage } from '../../src/columns/stored-image'
+import { ImageColumn } from '../../src/images/image-column'
 import { freshDataSource } from './fresh-database'
 
 /** A row with an image column in the default storage and a plain file column beside it. */

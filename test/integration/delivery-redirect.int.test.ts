@@ -21,15 +21,15 @@ import { random1m, seed } from '../../demo/seed'
 import { Document } from '../../entities/Document'
 import { entities, migrations } from '../../ormconfig'
 import {
+  attachFile,
   ConfigurationError,
+  contentDisposition,
   FileColumn,
   FileColumnSubscriber,
   LocalStorage,
   ObjectDownloadView,
-  type StoredFile,
   StorageDownloadView,
-  attachFile,
-  contentDisposition,
+  type StoredFile,
   storages,
 } from '../../src'
 import { toHandler } from '../../src/express'

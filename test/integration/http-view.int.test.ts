@@ -7,9 +7,11 @@ import net from 'node:net'
 import { brotliCompressSync, gzipSync } from 'node:zlib'
 import express from 'express'
 import request from 'supertest'
+import { toHandler } from '../../src/express'
+import { serve } from '../../src/node/serve'
+import { assertDownload, binaryParser } from '../../src/testing'
 import type { DownloadRequest } from '../../src/views/download-view'
 import { HTTPDownloadView, type HTTPDownloadViewOptions } from '../../src/views/http-view'
-import { assertDownload, binaryParser } from '../../src/testing'
 
 const NUMS = Buffer.from('123456789')
 const ETAG = '"nums-v1"'
@@ -267,8 +269,8 @@ function viewFor(url: string, options: Partial<HTTPDownloadViewOptions> = {}): H
 
 function appFor(view: HTTPDownloadView) {
   const app = express()
-  app.all('/file', view.handler())
-  app.all('/by/:name', view.handler())
+  app.all('/file', toHandler(view))
+  app.all('/by/:name', toHandler(view))
   return app
 }
 
@@ -1381,12 +1383,12 @@ describe('HTTPDownloadView', () => {
       upstream.route('/big.bin', fileRoute({ body: big }))
       upstream.route('/big-unconditional.bin', fileRoute({ body: big, conditionals: false }))
       const agent = new http.Agent({ keepAlive: true })
-      const serve = (path: string) => viewFor(upstream.url(path), { agent: { http: agent } })
-      const bigView = serve('/big.bin')
-      const unconditional = serve('/big-unconditional.bin')
+      const viewOf = (path: string) => viewFor(upstream.url(path), { agent: { http: agent } })
+      const bigView = viewOf('/big.bin')
+      const unconditional = viewOf('/big-unconditional.bin')
       const server = http.createServer((req, res) => {
         const view = req.url === '/unconditional' ? unconditional : bigView
-        view.serve(req, res).catch(() => res.destroy())
+        serve(view, req, res).catch(() => res.destroy())
       })
       server.listen(0, '127.0.0.1')
       await once(server, 'listening')

@@ -8,10 +8,10 @@ import type { DataSource, Repository } from 'typeorm'
 import { attachFile } from '../../src/columns/attach-file'
 import { StoredImage } from '../../src/columns/stored-image'
 import { downloadErrorHandler, toHandler } from '../../src/express/to-handler'
+import { ImageVariantView, type ImageVariantViewOptions } from '../../src/images/image-variant-view'
 import type { Logger } from '../../src/responder/send'
 import { storages } from '../../src/storage/registry'
 import { assertDownload, binaryParser } from '../../src/testing'
-import { ImageVariantView, type ImageVariantViewOptions } from '../../src/images/image-variant-view'
 import {
   createImageDataSource,
   images,

@@ -5,11 +5,12 @@ import type { AddressInfo } from 'node:net'
 import express from 'express'
 import request from 'supertest'
 import type { DataSource, Repository } from 'typeorm'
-import { createDataSource } from '../../ormconfig'
 import { Document } from '../../entities/Document'
+import { createDataSource } from '../../ormconfig'
+import type { StoredFile as StoredFileType } from '../../src'
 import { ConfigurationError, ObjectDownloadView, StoredFile, storages } from '../../src'
 import { downloadErrorHandler, toHandler } from '../../src/express'
-import type { StoredFile as StoredFileType } from '../../src'
+import { serve } from '../../src/node/serve'
 import { assertDownload, binaryParser } from '../../src/testing'
 import { createTestDataSource, resetDatabase } from '../helpers/database'
 import { CountingStorage, temporaryStorage } from '../helpers/storage'
@@ -167,7 +168,7 @@ describe('ObjectDownloadView on plain node:http', () => {
   it('serves without Express', async () => {
     const view = bySlug()
     const server = http.createServer((req, res) => {
-      view.serve(req, res, { slug: 'nums' }).catch(() => res.destroy())
+      serve(view, req, res, { slug: 'nums' }).catch(() => res.destroy())
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     try {

@@ -19,8 +19,8 @@ import {
   descriptorsOn,
   openDescriptorsExcept,
   peakResidentBytes,
-  residentBytes,
   resetPeakResident,
+  residentBytes,
   settle,
   sleep,
 } from '../helpers/process-stats'

@@ -9,6 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { LocalStorage, StorageDownloadView } from '../../src'
+import { serve } from '../../src/node/serve'
 import { type AppServer, listen, patternBytes, sha256 } from '../helpers/app-server'
 import { readSlowly } from '../helpers/recycling'
 
@@ -23,7 +24,7 @@ beforeAll(async () => {
   await storage.save('big.bin', content)
   const view = new StorageDownloadView({ storage, param: 'path' })
   app = await listen((req, res) => {
-    view.serve(req, res, { path: 'big.bin' }).catch(() => res.destroy())
+    serve(view, req, res, { path: 'big.bin' }).catch(() => res.destroy())
   })
 })
 
@@ -89,7 +90,7 @@ describe('behind middleware that holds written chunks (body rewriters, buffering
         return res
       }) as typeof res.end
       const key = (req.url ?? '').includes('small') ? 'small.bin' : 'big.bin'
-      view.serve(req, res, { path: key }).catch(() => res.destroy())
+      serve(view, req, res, { path: key }).catch(() => res.destroy())
     })
   })
 

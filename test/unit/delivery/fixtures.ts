@@ -1,6 +1,7 @@
 /** Test storages for delivery: a MemoryStorage that presigns URLs the way the AWS SDK writes them. */
-import type { SignedUrlOptions } from '../../../src/storage/storage'
+
 import { MemoryStorage } from '../../../src/storage/memory-storage'
+import type { SignedUrlOptions } from '../../../src/storage/storage'
 
 /** The endpoint and bucket of the URLs that {@link PresigningStorage} makes. */
 export const BUCKET_URL = 'https://s3.example.com/media'

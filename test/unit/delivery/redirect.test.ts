@@ -2,10 +2,10 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { deliver } from '../../../src/delivery/deliver'
 import { type Delivery, resolveDelivery } from '../../../src/delivery/options'
-import { contentDisposition } from '../../../src/responder/disposition'
-import { type ResponsePlan, respond } from '../../../src/responder/respond'
-import type { RespondOptions } from '../../../src/responder/options'
 import { StorageFile } from '../../../src/files/storage-file'
+import { contentDisposition } from '../../../src/responder/disposition'
+import type { RespondOptions } from '../../../src/responder/options'
+import { type ResponsePlan, respond } from '../../../src/responder/respond'
 import { MODIFIED, NUMS, NUMS_SHA256 } from '../responder/fixtures'
 import { BUCKET_URL, PresigningStorage } from './fixtures'
 

@@ -5,6 +5,7 @@ import { Entity, PrimaryGeneratedColumn } from 'typeorm'
 import { FileColumn, getFileColumn } from '../../../src/columns/file-column'
 import type { StoredFile } from '../../../src/columns/stored-file'
 import { ConfigurationError } from '../../../src/errors'
+import { toHandler } from '../../../src/express'
 import type { Offload } from '../../../src/offload/offload'
 import type { Logger } from '../../../src/responder/send'
 import { MemoryStorage } from '../../../src/storage/memory-storage'
@@ -30,7 +31,7 @@ function recordingLogger(): Logger & { errors: string[] } {
 
 function appFor(view: DownloadView) {
   const app = express()
-  app.all('/media/*path', view.handler())
+  app.all('/media/*path', toHandler(view))
   return app
 }
 
@@ -169,7 +170,7 @@ describe('delivery on a view of generated content', () => {
   it('answers 500 and logs once: there is no object to redirect to', async () => {
     const logger = recordingLogger()
     const view = new VirtualDownloadView({ name: 'a.txt', content: 'a', delivery: 'redirect', logger })
-    const app = express().all('/a', view.handler())
+    const app = express().all('/a', toHandler(view))
     expect((await request(app).get('/a')).status).toBe(500)
     expect((await request(app).get('/a')).status).toBe(500)
     expect(logger.errors).toEqual([

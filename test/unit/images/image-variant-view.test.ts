@@ -2,13 +2,13 @@
 import type { IncomingMessage } from 'node:http'
 import type { DataSource } from 'typeorm'
 import { ConfigurationError, InvalidParameterError } from '../../../src/errors'
-import { VARIANT_FORMATS } from '../../../src/images/variants'
-import type { DownloadRequest } from '../../../src/views/download-view'
 import {
   DEFAULT_VARIANT_WIDTHS,
   ImageVariantView,
   type ImageVariantViewOptions,
 } from '../../../src/images/image-variant-view'
+import { VARIANT_FORMATS } from '../../../src/images/variants'
+import type { DownloadRequest } from '../../../src/views/download-view'
 import { TestPhoto } from '../../helpers/image-entities'
 import { rejectionOf } from '../../helpers/streams'
 

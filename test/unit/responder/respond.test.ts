@@ -9,6 +9,7 @@ import {
   type ResponsePlan,
   respond,
 } from '../../../src/responder/respond'
+import { readAll } from '../../helpers/streams'
 import {
   boundaryOf,
   MemoryFile,
@@ -18,7 +19,6 @@ import {
   NUMS_SHA256,
   parseMultipart,
 } from './fixtures'
-import { readAll } from '../../helpers/streams'
 
 const STRONG = `"${NUMS_SHA256}"`
 const WEAK = 'W/"9-18cc820d888"'

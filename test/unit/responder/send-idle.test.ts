@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, request, type Server } from 'node:h
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import { serve } from '../../../src/node/serve'
 import type { Logger } from '../../../src/responder/send'
 import { PathDownloadView } from '../../../src/views/path-view'
 import { descriptorsOn, openDescriptors, settle } from '../../helpers/process-stats'
@@ -60,7 +61,7 @@ beforeAll(async () => {
   await truncate(file, SIZE)
   const view = new PathDownloadView({ path: file, idleTimeout: IDLE_TIMEOUT, logger })
   server = createServer((req, res) => {
-    view.serve(req, res).catch(() => res.destroy())
+    serve(view, req, res).catch(() => res.destroy())
   })
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
@@ -227,7 +228,7 @@ describe('a view with idleTimeout: 0', () => {
   it('keeps a client that does not read', async () => {
     const view = new PathDownloadView({ path: file, idleTimeout: 0, logger })
     const off = createServer((req, res) => {
-      view.serve(req, res).catch(() => res.destroy())
+      serve(view, req, res).catch(() => res.destroy())
     })
     off.listen(0, '127.0.0.1')
     await once(off, 'listening')

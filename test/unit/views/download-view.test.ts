@@ -2,6 +2,7 @@
 import express from 'express'
 import request from 'supertest'
 import { ConfigurationError } from '../../../src/errors'
+import { toHandler } from '../../../src/express'
 import { type Offload, offloadMiddleware } from '../../../src/offload/offload'
 import type { Logger } from '../../../src/responder/send'
 import { signUrl } from '../../../src/signing/signed-url'
@@ -22,7 +23,7 @@ function appWith(options: Partial<VirtualDownloadViewOptions>, appOffload?: Offl
   const app = express()
   if (appOffload) app.use(offloadMiddleware(appOffload))
   const view = new VirtualDownloadView({ name: 'hello.txt', content: 'Hello world!\n', ...options })
-  app.all('/file', view.handler())
+  app.all('/file', toHandler(view))
   return app
 }
 

@@ -1,0 +1,66 @@
+/**
+ * @module serve(): the one step on node's req/res that every adapter calls. The view decides (the
+ * method check, the signature, the file, the plan and its hand-off); this writes the decision, maps
+ * library errors to their status, and releases what the file held. No framework here: Express,
+ * Fastify and NestJS adapters are thin edges around it.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { DestinationNotAllowedError, SignatureError, statusForError, UpstreamError } from '../errors'
+import { statusAnswer } from '../responder/respond'
+import { type Logger, sendPlan, warn } from '../responder/send'
+import type { Decision, DownloadRequest, DownloadView, RouteParams } from '../views/download-view'
+
+/**
+ * Answers one request with `view`. Library errors become their status (404, 400, 403, 503…) with
+ * a short plain-text body; anything unexpected is rethrown, for the caller's error handling (an
+ * Express `next`, a Fastify error handler); after the headers went out, a failure cuts the
+ * connection instead.
+ *
+ * @example
+ * http.createServer((req, res) => serve(view, req, res, { slug: 'hello' }).catch(() => res.destroy()))
+ */
+export async function serve(
+  view: DownloadView,
+  req: IncomingMessage,
+  res: ServerResponse,
+  params: RouteParams = {},
+): Promise<void> {
+  const { logger, idleTimeout } = view.sendOptions
+  let decision: Decision | undefined
+  try {
+    decision = await view.decide({ req, params })
+    await sendPlan(decision.plan, req, res, logger, { idleTimeout })
+  } catch (error) {
+    const status = statusForError(error)
+    if (status === undefined || res.headersSent) throw error
+    reportRefusal(error, logger)
+    const answer = statusAnswer(status)
+    res.writeHead(answer.status, answer.headers).end(answer.text)
+  } finally {
+    decision?.release()
+  }
+}
+
+/**
+ * Decides for an adapter that writes the answer through its framework (Fastify's reply, Nest's
+ * response): errors are thrown, after the ones worth a line (a refused signature, a forbidden or
+ * failing upstream) were logged with the view's logger.
+ */
+export async function decide(view: DownloadView, request: DownloadRequest): Promise<Decision> {
+  try {
+    return await view.decide(request)
+  } catch (error) {
+    reportRefusal(error, view.sendOptions.logger)
+    throw error
+  }
+}
+
+/** Why a request was refused, or an upstream failed, is for the log, never for the client. */
+function reportRefusal(error: unknown, logger: Logger): void {
+  if (
+    error instanceof SignatureError ||
+    error instanceof DestinationNotAllowedError ||
+    error instanceof UpstreamError
+  )
+    warn(logger, error.message)
+}
