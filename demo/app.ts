@@ -4,8 +4,6 @@ import express, { type Express } from 'express'
 import type { DataSource } from 'typeorm'
 import { Document } from '../entities/Document'
 import { Photo } from '../entities/Photo'
-import { indexPage } from './page'
-import { demoSigningKey } from './signing'
 import {
   ConfigurationError,
   type DeliveryOption,
@@ -13,15 +11,16 @@ import {
   HTTPDownloadView,
   ObjectDownloadView,
   PathDownloadView,
-  requireSignature,
   type SigningKey,
-  signUrl,
   StorageDownloadView,
+  signUrl,
   VirtualDownloadView,
   xAccelRedirect,
 } from '../src'
-import { downloadErrorHandler, toHandler } from '../src/express'
+import { downloadErrorHandler, requireSignature, toHandler } from '../src/express'
 import { ImageVariantView } from '../src/images'
+import { indexPage } from './page'
+import { demoSigningKey } from './signing'
 
 /** The internal nginx location that serves the media storage (docs/nginx.md). */
 export const MEDIA_LOCATION = '/protected/media/'

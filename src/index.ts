@@ -1,32 +1,19 @@
 /**
- * @module typeorm-downloadview: the public surface. Re-exports only. Optional parts have their own
- * entries, so that the root never loads them: `typeorm-downloadview/express` (the Express adapter),
- * `typeorm-downloadview/s3` (S3Storage, the AWS SDK), `typeorm-downloadview/images` (image columns
- * and variants, sharp) and `typeorm-downloadview/testing` (assertDownload).
+ * @module typeorm-downloadview: the public surface, what a user writes (cf. django-downloadview's
+ * api.py). Re-exports only; internals stay unexported (tests import them by path). Optional parts
+ * have their own entries, so that the root never loads them: `typeorm-downloadview/express`,
+ * `/fastify` and `/nestjs` (the framework adapters), `/s3` (S3Storage, the AWS SDK), `/images`
+ * (image columns and variants, sharp) and `/testing` (assertDownload).
  */
+
+// File columns: declare, attach, save.
 export { type AttachFileOptions, type AttachSource, attachFile } from './columns/attach-file'
-export {
-  FileColumn,
-  type FileColumnMetadata,
-  type FileColumnOptions,
-  getFileColumn,
-  getFileColumns,
-} from './columns/file-column'
-export { FileColumnSubscriber, fillFileColumns } from './columns/file-column-subscriber'
+export { FileColumn, type FileColumnOptions } from './columns/file-column'
+export { FileColumnSubscriber } from './columns/file-column-subscriber'
 export { hasFile, StoredFile } from './columns/stored-file'
-export { type DeliveryContext, deliver } from './delivery/deliver'
-export {
-  type Delivery,
-  type DeliveryMode,
-  type DeliveryOption,
-  MAX_EXPIRES_IN,
-  type RedirectDeliveryOptions,
-  type RedirectStatus,
-  resolveDelivery,
-  type XAccelDeliveryOptions,
-} from './delivery/options'
-export { canSign, DeliveryError, type SigningStorage } from './delivery/presigned'
-export { BUCKET_RANGE_HEADER } from './delivery/x-accel'
+export type { DeliveryOption } from './delivery/options'
+export { DeliveryError } from './delivery/presigned'
+// Errors, and the one table that maps them to statuses.
 export {
   BadPathError,
   ConfigurationError,
@@ -41,14 +28,15 @@ export {
   UnsafePathError,
   UpstreamError,
 } from './errors'
+// What a view's getFile() returns.
 export type { DownloadFile, FileLocation } from './files/download-file'
-export { HTTPFile, type HTTPFileRequest } from './files/http-file'
 export { PathFile, type PathFileInfo } from './files/path-file'
 export { StorageFile, type StoredFileInfo } from './files/storage-file'
 export { type VirtualContent, VirtualFile, type VirtualFileInit } from './files/virtual-file'
 export { serve } from './node/serve'
+// Hand-off: a reverse proxy or a bucket sends the bytes.
 export { type XAccelRedirectOptions, type XAccelRule, xAccelRedirect } from './offload/nginx'
-export { applyOffload, type Offload, offloadMiddleware, requestOffloads } from './offload/offload'
+export type { Offload } from './offload/offload'
 export {
   type LighttpdSendfileOptions,
   lighttpdSendfile,
@@ -56,38 +44,17 @@ export {
   type SendfileRule,
   xSendfile,
 } from './offload/x-sendfile'
-export { contentDisposition } from './responder/disposition'
-export { type ResolvedRespondOptions, type RespondOptions, resolveRespondOptions } from './responder/options'
-export {
-  methodNotAllowed,
-  planResponse,
-  type RequestLike,
-  type ResponsePlan,
-  respond,
-} from './responder/respond'
-export { type Logger, sendPlan, stderrLogger } from './responder/send'
-export {
-  KEY_ID,
-  MIN_SECRET_BYTES,
-  type ResolvedSignatureOptions,
-  resolveSignatureOptions,
-  type SignatureOptions,
-  type SigningKey,
-  type SigningKeys,
-} from './signing/options'
-export { requireSignature, type SignatureMiddleware, signatureCheck } from './signing/require-signature'
-export {
-  SIGNATURE_PARAMS,
-  type SignedRequest,
-  type SignUrlOptions,
-  signUrl,
-  type VerifiedSignature,
-  verifySignature,
-} from './signing/signed-url'
+export type { RespondOptions } from './responder/options'
+export type { Logger } from './responder/send'
+// Signed, expiring URLs.
+export type { SignatureOptions, SigningKey } from './signing/options'
+export { type SignUrlOptions, signUrl, verifySignature } from './signing/signed-url'
+// Storages.
 export { LocalStorage, type LocalStorageOptions } from './storage/local-storage'
 export { MemoryStorage } from './storage/memory-storage'
-export { DEFAULT_STORAGE, StorageRegistry, storages } from './storage/registry'
+export { storages } from './storage/registry'
 export type { ByteRange, SaveSource, SignedUrlOptions, Storage, StorageStat } from './storage/storage'
+// Views, and the one step that writes their answers on node's req/res.
 export {
   type Decision,
   type Dotfiles,
@@ -95,8 +62,6 @@ export {
   DownloadView,
   type DownloadViewOptions,
   type RouteParams,
-  routeParam,
-  VIEW_OPTIONS,
 } from './views/download-view'
 export { HTTPDownloadView, type HTTPDownloadViewOptions } from './views/http-view'
 export { ObjectDownloadView, type ObjectDownloadViewOptions, type ObjectLookup } from './views/object-view'

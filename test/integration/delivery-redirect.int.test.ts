@@ -23,7 +23,6 @@ import { entities, migrations } from '../../ormconfig'
 import {
   attachFile,
   ConfigurationError,
-  contentDisposition,
   FileColumn,
   FileColumnSubscriber,
   LocalStorage,
@@ -33,6 +32,7 @@ import {
   storages,
 } from '../../src'
 import { toHandler } from '../../src/express'
+import { contentDisposition } from '../../src/responder/disposition'
 import type { S3Storage } from '../../src/s3/s3-storage'
 import { freshDataSource } from '../helpers/fresh-database'
 import { type S3TestServer, startS3Server } from '../helpers/s3'
