@@ -70,6 +70,23 @@ export class UndecodableImageError extends DownloadError {
   override name = 'UndecodableImageError'
 }
 
+/**
+ * A delivery that cannot be made for a reason that lies in the configuration, not in the request:
+ * the file's storage cannot presign URLs, the file is not in a storage, or the storage made a URL
+ * that cannot go into a header. Views log it (once) and answer 500.
+ */
+export class DeliveryError extends DownloadError {
+  override name = 'DeliveryError'
+}
+
+/**
+ * A variant could not be generated for a reason other than the source's bytes (those are an
+ * UndecodableImageError): the source failed while it was read, or the write failed. A 500.
+ */
+export class VariantGenerationError extends DownloadError {
+  override name = 'VariantGenerationError'
+}
+
 /** A row cannot be saved because its file column does not describe a readable file. */
 export class FileColumnError extends DownloadError {
   override name = 'FileColumnError'

@@ -12,11 +12,11 @@ export { FileColumn, type FileColumnOptions } from './columns/file-column'
 export { FileColumnSubscriber } from './columns/file-column-subscriber'
 export { hasFile, StoredFile } from './columns/stored-file'
 export type { DeliveryOption } from './delivery/options'
-export { DeliveryError } from './delivery/presigned'
 // Errors, and the one table that maps them to statuses.
 export {
   BadPathError,
   ConfigurationError,
+  DeliveryError,
   DestinationNotAllowedError,
   DownloadError,
   FileColumnError,

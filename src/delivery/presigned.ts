@@ -2,18 +2,9 @@
  * @module Presigned locations: the storage and key a delivery presigns, and the checks a presigned
  * URL passes before it goes into a header.
  */
-import { DownloadError } from '../errors'
+import { DeliveryError } from '../errors'
 import type { DownloadFile } from '../files/download-file'
 import type { Storage } from '../storage/storage'
-
-/**
- * A delivery that cannot be made for a reason that lies in the configuration, not in the request:
- * the file's storage cannot presign URLs, the file is not in a storage, or the storage made a URL
- * that cannot go into a header. Views log it (once) and answer 500.
- */
-export class DeliveryError extends DownloadError {
-  override name = 'DeliveryError'
-}
 
 /** A storage that can presign URLs. */
 export type SigningStorage = Storage & Required<Pick<Storage, 'signedUrl'>>

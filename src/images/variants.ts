@@ -6,7 +6,7 @@ import os from 'node:os'
 import { pipeline, type Readable, Transform } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import type { Sharp } from 'sharp'
-import { DownloadError, FileNotFoundError, UndecodableImageError } from '../errors'
+import { DownloadError, FileNotFoundError, UndecodableImageError, VariantGenerationError } from '../errors'
 import { type Logger, warn } from '../responder/send'
 import type { Storage, StorageStat } from '../storage/storage'
 import { InputTooLargeError, inputTooLargeError, LIMIT_INPUT_BYTES, LIMIT_INPUT_PIXELS } from './metadata'
@@ -33,14 +33,6 @@ const CONTENT_TYPES: Record<VariantFormat, string> = {
   avif: 'image/avif',
   jpeg: 'image/jpeg',
   png: 'image/png',
-}
-
-/**
- * A variant could not be generated for a reason other than the source's bytes (those are an
- * UndecodableImageError): the source failed while it was read, or the write failed. A 500.
- */
-export class VariantGenerationError extends DownloadError {
-  override name = 'VariantGenerationError'
 }
 
 /**

@@ -1,7 +1,8 @@
 /** deliver(): which plans it touches, and what it refuses to put into a header. */
 import { deliver } from '../../../src/delivery/deliver'
 import { type Delivery, resolveDelivery } from '../../../src/delivery/options'
-import { checkedUrl, DeliveryError } from '../../../src/delivery/presigned'
+import { checkedUrl } from '../../../src/delivery/presigned'
+import { DeliveryError } from '../../../src/errors'
 import { StorageFile } from '../../../src/files/storage-file'
 import { respond } from '../../../src/responder/respond'
 import { MemoryStorage } from '../../../src/storage/memory-storage'

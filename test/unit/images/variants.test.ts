@@ -2,7 +2,13 @@
 import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import sharp from 'sharp'
-import { BadPathError, FileNotFoundError, statusForError, UndecodableImageError } from '../../../src/errors'
+import {
+  BadPathError,
+  FileNotFoundError,
+  statusForError,
+  UndecodableImageError,
+  VariantGenerationError,
+} from '../../../src/errors'
 import {
   concurrencyLimit,
   decodeImage,
@@ -10,7 +16,6 @@ import {
   FailedVariants,
   generateVariant,
   VARIANT_FORMATS,
-  VariantGenerationError,
   type VariantSpec,
   variantContentType,
   variantExtension,
