@@ -5,6 +5,7 @@
 import { Column } from 'typeorm'
 import { type Delivery, type DeliveryOption, resolveDelivery } from '../delivery/options'
 import { ConfigurationError } from '../errors'
+import { rejectUnknownOptions } from '../options'
 import { DEFAULT_STORAGE } from '../storage/registry'
 import type { ContentProbe } from './content-probe'
 import { StoredFile } from './stored-file'
@@ -92,9 +93,7 @@ export function FileColumn(options: FileColumnOptions = {}): PropertyDecorator {
 export function declareFileColumn(options: FileColumnOptions, probe?: ContentProbe): PropertyDecorator {
   const image = probe !== undefined
   const decorator = image ? '@ImageColumn' : '@FileColumn'
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) throw new ConfigurationError(`${decorator}: unknown option "${key}"`)
-  }
+  rejectUnknownOptions(options, KNOWN_OPTIONS, decorator)
   const storage = options.storage ?? DEFAULT_STORAGE
   if (typeof storage !== 'string' || storage === '')
     throw new ConfigurationError(`${decorator}: option "storage" must be a non-empty string`)

@@ -3,6 +3,8 @@
  * redirect to a presigned URL, or through nginx from the bucket), checked once at startup.
  */
 import { ConfigurationError } from '../errors'
+import { isNginxLocation } from '../offload/nginx'
+import { MAX_EXPIRES_IN } from '../storage/storage'
 
 /** The delivery modes: `stream` through the app, `redirect` to the bucket, `x-accel` through nginx. */
 export type DeliveryMode = 'stream' | 'redirect' | 'x-accel'
@@ -63,11 +65,7 @@ export type Delivery =
   | { mode: 'redirect'; status: RedirectStatus; expiresIn: number; maxAge: number }
   | { mode: 'x-accel'; location: string; expiresIn: number }
 
-/** The longest a SigV4 presigned URL lives: seven days. */
-export const MAX_EXPIRES_IN = 7 * 24 * 3600
 const REDIRECT_STATUSES: readonly number[] = [302, 303, 307]
-// An nginx location prefix: `/`, then segments of path characters (RFC 3986 pchar), each ending in `/`.
-const LOCATION = /^\/(?:(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})+\/)+$/
 
 /**
  * Checks a `delivery` option and applies its defaults; `undefined` when it is not given. `owner`
@@ -123,7 +121,7 @@ export function resolveDelivery(option: unknown, owner: string): Delivery | unde
       known(['mode', 'location', 'expiresIn'])
       const location = record.location
       // Dot segments, escaped ones too: nginx unescapes the URI, finds /../ and answers 404 to all.
-      if (typeof location !== 'string' || !LOCATION.test(location) || /\/(?:\.|%2e){1,2}\//i.test(location))
+      if (!isNginxLocation(location))
         fail('delivery.location', 'must be a URI path that starts and ends with "/" (such as "/_bucket/")')
       return { mode: 'x-accel', location: location as string, expiresIn: seconds('expiresIn', 60) }
     }

@@ -7,6 +7,7 @@ import { hasFile, type StoredFile } from '../columns/stored-file'
 import { ConfigurationError, FileNotFoundError, InvalidParameterError } from '../errors'
 import type { DownloadFile } from '../files/download-file'
 import { basename, StorageFile } from '../files/storage-file'
+import { rejectUnknownOptions } from '../options'
 import { storages } from '../storage/registry'
 import type { DownloadRequest } from '../views/download-view'
 import { ObjectDownloadView, type ObjectDownloadViewOptions } from '../views/object-view'
@@ -220,10 +221,7 @@ function rememberFailuresOption(value: unknown, owner: string): FailedVariantsOp
       `${owner}: option "rememberFailures" must be false or an object with maxEntries and ttl`,
     )
   }
-  for (const key of Object.keys(value)) {
-    if (key !== 'maxEntries' && key !== 'ttl')
-      throw new ConfigurationError(`${owner}: unknown option "rememberFailures.${key}"`)
-  }
+  rejectUnknownOptions(value, ['maxEntries', 'ttl'], owner, 'rememberFailures.')
   const { maxEntries = REMEMBER_FAILURES.maxEntries, ttl = REMEMBER_FAILURES.ttl } =
     value as RememberFailuresOptions
   if (!(Number.isInteger(maxEntries) && maxEntries >= 1 && maxEntries <= 1_000_000)) {

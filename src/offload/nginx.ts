@@ -68,6 +68,14 @@ const OWNER = 'xAccelRedirect()'
 const OPTIONS = ['rules', 'buffering', 'limitRate', 'expires', 'charset']
 // An nginx location prefix: `/`, then segments of path characters (RFC 3986 pchar), each ending in `/`.
 const LOCATION = /^\/(?:(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})+\/)+$/
+
+/**
+ * Whether `location` can be an nginx `internal` location prefix for X-Accel-Redirect: `/`, then
+ * segments of path characters each ending in `/`, and no `.` or `..` segment (plain or encoded).
+ */
+export function isNginxLocation(location: unknown): location is string {
+  return typeof location === 'string' && LOCATION.test(location) && !/\/(?:\.|%2e){1,2}\//i.test(location)
+}
 // A charset name: an RFC 9110 token.
 const CHARSET = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
@@ -101,7 +109,7 @@ export function xAccelRedirect(options: XAccelRedirectOptions): Offload {
     ({ at, record, source }): Rule => {
       const location = record.location
       // Dot segments, escaped ones too: nginx unescapes the URI, finds /../ and answers 404 to all.
-      if (typeof location !== 'string' || !LOCATION.test(location) || /\/(?:\.|%2e){1,2}\//i.test(location)) {
+      if (!isNginxLocation(location)) {
         throw new ConfigurationError(
           `${at}.location must be a URI path that starts and ends with "/" (such as "/protected/media/")`,
         )

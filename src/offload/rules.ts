@@ -7,6 +7,7 @@ import { realpathSync } from 'node:fs'
 import path from 'node:path'
 import { ConfigurationError } from '../errors'
 import type { FileLocation } from '../files/download-file'
+import { rejectUnknownOptions } from '../options'
 import { resolveContentType } from '../responder/content-type'
 import type { ResponsePlan } from '../responder/respond'
 import { normalizeKey } from '../storage/keys'
@@ -43,9 +44,7 @@ export function checkOptions(
 ): asserts options is object {
   if (typeof options !== 'object' || options === null)
     throw new ConfigurationError(`${owner}: options must be an object with "rules"`)
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw new ConfigurationError(`${owner}: unknown option "${key}"`)
-  }
+  rejectUnknownOptions(options, known, owner)
 }
 
 /**

@@ -1,5 +1,6 @@
 /** @module The responder's options, validated once when a view is built. */
 import { ConfigurationError } from '../errors'
+import { rejectUnknownOptions } from '../options'
 
 /** How the responder answers for a file. Every view accepts these. */
 export interface RespondOptions {
@@ -124,10 +125,10 @@ export function resolveRespondOptions(options: RespondOptions, owner: string): R
   return resolved
 }
 
-/** Throws a ConfigurationError naming the first key of `options` that is not in `allowed`. */
-export function rejectUnknownOptions(options: object, allowed: Iterable<string>, owner: string): void {
-  const known = new Set([...KNOWN, ...allowed])
-  for (const key of Object.keys(options)) {
-    if (!known.has(key)) throw new ConfigurationError(`${owner}: unknown option "${key}"`)
-  }
+/**
+ * Throws a ConfigurationError naming the first key of a view's `options` that neither the responder
+ * (these options) nor the view (`allowed`) knows.
+ */
+export function rejectUnknownViewOptions(options: object, allowed: Iterable<string>, owner: string): void {
+  rejectUnknownOptions(options, [...KNOWN, ...allowed], owner)
 }

@@ -12,8 +12,16 @@ import {
 import { Upload } from '@aws-sdk/lib-storage'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { ConfigurationError, DownloadError, FileNotFoundError, ServiceUnavailableError } from '../errors'
+import { rejectUnknownOptions } from '../options'
 import { existsByStat, normalizeKey, normalizePrefix } from '../storage/keys'
-import type { ByteRange, SaveSource, SignedUrlOptions, Storage, StorageStat } from '../storage/storage'
+import {
+  type ByteRange,
+  MAX_EXPIRES_IN,
+  type SaveSource,
+  type SignedUrlOptions,
+  type Storage,
+  type StorageStat,
+} from '../storage/storage'
 import { emptyReadable, fitToRange, parseContentRange, uploadBody } from './s3-streams'
 
 /** Options of {@link S3Storage}. */
@@ -115,8 +123,6 @@ const HANDLER_OPTIONS = ['maxSockets', 'connectionTimeout', 'requestTimeout'] as
 const MIB = 1024 * 1024
 /** S3's smallest part (all but the last one). */
 const MIN_PART_SIZE = 5 * MIB
-/** SigV4 presigned URLs live at most seven days. */
-const MAX_EXPIRES_IN = 7 * 24 * 3600
 
 /**
  * Files as objects of an S3 bucket (or of an S3-compatible server), optionally under a prefix.
@@ -157,9 +163,7 @@ export class S3Storage implements Storage {
     if (!options || typeof options !== 'object' || Array.isArray(options)) {
       throw new ConfigurationError('S3Storage: options must be an object with at least "bucket"')
     }
-    for (const key of Object.keys(options)) {
-      if (!OWN_OPTIONS.has(key)) throw new ConfigurationError(`S3Storage: unknown option "${key}"`)
-    }
+    rejectUnknownOptions(options, OWN_OPTIONS, 'S3Storage')
     this.bucket = bucketName(options.bucket)
     this.prefix = prefixOption(options.prefix)
     this.name = `S3Storage(${this.bucket}${this.prefix === '' ? '' : `/${this.prefix.slice(0, -1)}`})`

@@ -80,3 +80,6 @@ export interface Storage {
    */
   list?(prefix?: string): AsyncIterable<string>
 }
+
+/** The longest a presigned URL may live, in seconds: seven days, SigV4's limit. */
+export const MAX_EXPIRES_IN = 7 * 24 * 3600

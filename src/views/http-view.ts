@@ -9,7 +9,7 @@ import https from 'node:https'
 import { ConfigurationError, DestinationNotAllowedError } from '../errors'
 import { firstSpan, HTTPFile, UpstreamClient } from '../files/http-file'
 import { DestinationGuard } from '../files/http-guard'
-import { rejectUnknownOptions } from '../responder/options'
+import { rejectUnknownViewOptions } from '../responder/options'
 import { type DownloadRequest, DownloadView, type DownloadViewOptions, VIEW_OPTIONS } from './download-view'
 
 /** Options of {@link HTTPDownloadView}. */
@@ -162,7 +162,7 @@ export class HTTPDownloadView extends DownloadView {
   constructor(options: HTTPDownloadViewOptions) {
     super(options)
     const owner = 'HTTPDownloadView'
-    rejectUnknownOptions(options, [...VIEW_OPTIONS, ...OWN_OPTIONS], owner)
+    rejectUnknownViewOptions(options, [...VIEW_OPTIONS, ...OWN_OPTIONS], owner)
     const fail = (option: string, rule: string): never => {
       throw new ConfigurationError(`${owner}: option "${option}" ${rule}`)
     }

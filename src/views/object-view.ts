@@ -6,7 +6,7 @@ import { ConfigurationError, FileNotFoundError } from '../errors'
 import type { DownloadFile } from '../files/download-file'
 import { StorageFile } from '../files/storage-file'
 import { RowLookup } from '../lookup/row-lookup'
-import { rejectUnknownOptions } from '../responder/options'
+import { rejectUnknownViewOptions } from '../responder/options'
 import { storages } from '../storage/registry'
 import { type DownloadRequest, DownloadView, type DownloadViewOptions, VIEW_OPTIONS } from './download-view'
 
@@ -91,7 +91,7 @@ export class ObjectDownloadView<E extends ObjectLiteral> extends DownloadView {
   constructor(options: ObjectDownloadViewOptions<E>) {
     super(options)
     const owner = 'ObjectDownloadView'
-    rejectUnknownOptions(options, OWN_OPTIONS, owner)
+    rejectUnknownViewOptions(options, OWN_OPTIONS, owner)
     if (!options.dataSource || typeof options.dataSource.query !== 'function') {
       throw new ConfigurationError(`${owner}: option "dataSource" must be a TypeORM DataSource`)
     }

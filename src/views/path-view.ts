@@ -4,7 +4,7 @@ import { ConfigurationError, FileNotFoundError } from '../errors'
 import type { DownloadFile } from '../files/download-file'
 import { PathFile } from '../files/path-file'
 import { StorageFile } from '../files/storage-file'
-import { rejectUnknownOptions } from '../responder/options'
+import { rejectUnknownViewOptions } from '../responder/options'
 import { LocalStorage } from '../storage/local-storage'
 import {
   checkRequestedPath,
@@ -73,7 +73,7 @@ export class PathDownloadView extends DownloadView {
   constructor(options: PathDownloadViewOptions) {
     super(options)
     const owner = 'PathDownloadView'
-    rejectUnknownOptions(options, OWN_OPTIONS, owner)
+    rejectUnknownViewOptions(options, OWN_OPTIONS, owner)
     const { root } = options
     if (root !== undefined && (typeof root !== 'string' || !path.isAbsolute(root) || root.includes('\u0000')))
       throw new ConfigurationError(`${owner}: option "root" must be an absolute directory path`)

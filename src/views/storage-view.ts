@@ -2,7 +2,7 @@
 import { ConfigurationError } from '../errors'
 import type { DownloadFile } from '../files/download-file'
 import { StorageFile } from '../files/storage-file'
-import { rejectUnknownOptions } from '../responder/options'
+import { rejectUnknownViewOptions } from '../responder/options'
 import { storages } from '../storage/registry'
 import type { Storage } from '../storage/storage'
 import {
@@ -65,7 +65,7 @@ export class StorageDownloadView extends DownloadView {
   constructor(options: StorageDownloadViewOptions) {
     super(options)
     const owner = 'StorageDownloadView'
-    rejectUnknownOptions(options, OWN_OPTIONS, owner)
+    rejectUnknownViewOptions(options, OWN_OPTIONS, owner)
     const storage = options.storage
     const isStorage =
       typeof storage === 'object' &&

@@ -5,7 +5,7 @@ import type { DownloadFile } from '../files/download-file'
 import { type VirtualContent, VirtualFile } from '../files/virtual-file'
 import { isMediaType } from '../responder/content-type'
 import { isEntityTag } from '../responder/etag'
-import { rejectUnknownOptions } from '../responder/options'
+import { rejectUnknownViewOptions } from '../responder/options'
 import { type DownloadRequest, DownloadView, type DownloadViewOptions, VIEW_OPTIONS } from './download-view'
 
 /** Options of {@link VirtualDownloadView}. */
@@ -49,7 +49,7 @@ export class VirtualDownloadView extends DownloadView {
   constructor(options: VirtualDownloadViewOptions) {
     super(options)
     const owner = 'VirtualDownloadView'
-    rejectUnknownOptions(options, OWN_OPTIONS, owner)
+    rejectUnknownViewOptions(options, OWN_OPTIONS, owner)
     const { content, name, contentType, size, modifiedAt, etag } = options
     if (
       content instanceof Readable ||

@@ -1,7 +1,7 @@
 import { ConfigurationError } from '../../../src/errors'
 import {
   type RespondOptions,
-  rejectUnknownOptions,
+  rejectUnknownViewOptions,
   resolveRespondOptions,
 } from '../../../src/responder/options'
 
@@ -213,10 +213,10 @@ describe('resolveRespondOptions()', () => {
   })
 })
 
-describe('rejectUnknownOptions()', () => {
+describe('rejectUnknownViewOptions()', () => {
   it('accepts the responder options', () => {
     expect(() =>
-      rejectUnknownOptions(
+      rejectUnknownViewOptions(
         {
           attachment: true,
           cacheControl: false,
@@ -233,11 +233,11 @@ describe('rejectUnknownOptions()', () => {
   })
 
   it('accepts the keys the caller allows', () => {
-    expect(() => rejectUnknownOptions({ storage: 1 }, ['storage'], 'TestView')).not.toThrow()
+    expect(() => rejectUnknownViewOptions({ storage: 1 }, ['storage'], 'TestView')).not.toThrow()
   })
 
   it('rejects any other key, naming it', () => {
-    expect(configurationError(() => rejectUnknownOptions({ atachment: true }, [], 'TestView'))).toBe(
+    expect(configurationError(() => rejectUnknownViewOptions({ atachment: true }, [], 'TestView'))).toBe(
       'TestView: unknown option "atachment"',
     )
   })
