@@ -4,5 +4,5 @@
  */
 
 export { offloadMiddleware } from '../offload/offload'
-export { requireSignature, type SignatureMiddleware } from '../signing/require-signature'
+export { requireSignature, type SignatureMiddleware } from './require-signature'
 export { type DownloadErrorHandlerOptions, downloadErrorHandler, toHandler } from './to-handler'

@@ -15,7 +15,7 @@ import { type ResolvedRespondOptions, type RespondOptions, resolveRespondOptions
 import { methodNotAllowed, planResponse, type ResponsePlan, statusAnswer } from '../responder/respond'
 import { type Logger, stderrLogger } from '../responder/send'
 import type { SignatureOptions } from '../signing/options'
-import { signatureCheck } from '../signing/require-signature'
+import { signatureCheck } from '../signing/signature-check'
 import type { SignedRequest } from '../signing/signed-url'
 import type { Storage } from '../storage/storage'
 

@@ -2,13 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import express from 'express'
 import request from 'supertest'
 import { ConfigurationError, SignatureError } from '../../../src/errors'
+import { requireSignature, type SignatureMiddleware } from '../../../src/express/require-signature'
 import type { Logger } from '../../../src/responder/send'
 import type { SigningKey } from '../../../src/signing/options'
-import {
-  requireSignature,
-  type SignatureMiddleware,
-  signatureCheck,
-} from '../../../src/signing/require-signature'
+import { signatureCheck } from '../../../src/signing/signature-check'
 import { signUrl } from '../../../src/signing/signed-url'
 
 const NOW = Date.parse('2024-06-10T12:00:00Z')

@@ -1,13 +1,14 @@
 /**
- * @module Signature checks at the edge: `requireSignature()`, a connect/Express middleware that
- * answers 403 itself, and `signatureCheck()`, the check behind a view's `signature` option.
+ * @module requireSignature(): a connect/Express middleware that lets through only signed, unexpired
+ * URLs and answers anything else 403 itself. (A view's own `signature` option does the same check
+ * through `serve()`.)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { SignatureError } from '../errors'
 import { statusAnswer } from '../responder/respond'
 import { warn } from '../responder/send'
-import { resolveSignatureOptions, resolveWithPrefix, type SignatureOptions } from './options'
-import { type SignedRequest, verifySignature } from './signed-url'
+import { resolveSignatureOptions, type SignatureOptions } from '../signing/options'
+import { verifySignature } from '../signing/signed-url'
 
 /** A connect/Express-style middleware. Express 5's `RequestHandler` accepts it as it is. */
 export type SignatureMiddleware = (
@@ -46,22 +47,5 @@ export function requireSignature(options: SignatureOptions): SignatureMiddleware
       return
     }
     next()
-  }
-}
-
-/**
- * The check behind a view's `signature` option: validates `options` now (a ConfigurationError
- * names `option "signature.keys"` and the like, after `owner`) and returns a function that throws a
- * SignatureError for a request whose URL is not validly signed. The view calls it in `authorize()`
- * and logs the error with its own logger; `options.logger` is not used.
- *
- * @example
- * const check = signatureCheck({ keys }, 'ObjectDownloadView')
- * check(req) // throws SignatureError: Signed URL refused for GET /signed/report/: expired at ...
- */
-export function signatureCheck(options: SignatureOptions, owner: string): (req: SignedRequest) => void {
-  const resolved = resolveWithPrefix(options, owner, 'signature.')
-  return (req) => {
-    verifySignature(req, resolved)
   }
 }

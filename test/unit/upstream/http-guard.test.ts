@@ -10,7 +10,7 @@ import {
   parsePort,
   restrictedRange,
   splitHostPort,
-} from '../../../src/files/http-guard'
+} from '../../../src/upstream/http-guard'
 
 const guard = (options: DestinationGuardOptions = {}) => new DestinationGuard(options, 'TestView')
 

@@ -15,7 +15,7 @@ import { entityTag, isEntityTag } from '../responder/etag'
 import { parseHttpDate } from '../responder/http-date'
 import { coalesce, parseRange } from '../responder/range'
 import type { ByteRange } from '../storage/storage'
-import type { DownloadFile, FileLocation } from './download-file'
+import type { DownloadFile, FileLocation } from '../files/download-file'
 import type { DestinationGuard } from './http-guard'
 
 /** What the upstream client needs; the view validates every value. */
