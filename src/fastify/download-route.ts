@@ -11,8 +11,8 @@ import type {
   FastifyRequest,
   RouteHandlerMethod,
 } from 'fastify'
-import { DestinationNotAllowedError, SignatureError, statusForError, UpstreamError } from '../errors'
-import { decide } from '../node/serve'
+import { statusForError } from '../errors'
+import { decide, reportRefusal } from '../node/serve'
 import { exactly, warn } from '../responder/send'
 import { bufferedBytes } from '../storage/source'
 import type { Decision, DownloadView, RouteParams } from '../views/download-view'
@@ -97,7 +97,7 @@ async function sendDownload(
     body = plan.body && req.method !== 'HEAD' ? await plan.body() : undefined
   } catch (error) {
     release()
-    if (isRefusal(error)) warn(logger, (error as Error).message)
+    reportRefusal(error, logger)
     throw fastifyError(error, reply)
   }
   if (res.destroyed) {
@@ -179,13 +179,4 @@ function fastifyError(error: unknown, reply: FastifyReply): unknown {
   const wrapped = new DownloadHttpError(status, error)
   reply.headers(wrapped.headers)
   return wrapped
-}
-
-/** Refusals and upstream failures are worth a line in the view's log, as `serve()` writes them. */
-function isRefusal(error: unknown): boolean {
-  return (
-    error instanceof SignatureError ||
-    error instanceof DestinationNotAllowedError ||
-    error instanceof UpstreamError
-  )
 }

@@ -8,10 +8,10 @@ import { Readable } from 'node:stream'
 import { Inject, Injectable, type OnModuleDestroy, Optional, StreamableFile } from '@nestjs/common'
 import { HttpAdapterHost } from '@nestjs/core'
 import { DataSource, type ObjectLiteral } from 'typeorm'
-import { ConfigurationError, DestinationNotAllowedError, SignatureError, UpstreamError } from '../errors'
-import { decide } from '../node/serve'
+import { ConfigurationError } from '../errors'
+import { decide, reportRefusal } from '../node/serve'
 import { statusAnswer } from '../responder/respond'
-import { exactly, warn } from '../responder/send'
+import { exactly } from '../responder/send'
 import { storages } from '../storage/registry'
 import type { Storage } from '../storage/storage'
 import type { Decision, DownloadView, RouteParams } from '../views/download-view'
@@ -145,13 +145,7 @@ export class Downloads implements OnModuleDestroy {
     } catch (error) {
       source?.destroy()
       decision.release()
-      // Logged as serve() logs them: worth a line, never for the client.
-      if (
-        error instanceof UpstreamError ||
-        error instanceof SignatureError ||
-        error instanceof DestinationNotAllowedError
-      )
-        warn(logger, error.message)
+      reportRefusal(error, logger)
       throw this.refusal(error, res)
     }
     const headers: PlannedHeaders = {

@@ -55,8 +55,12 @@ export async function decide(view: DownloadView, request: DownloadRequest): Prom
   }
 }
 
-/** Why a request was refused, or an upstream failed, is for the log, never for the client. */
-function reportRefusal(error: unknown, logger: Logger): void {
+/**
+ * Why a request was refused, or an upstream failed, is for the log, never for the client: a refused
+ * signature, a forbidden destination and an upstream failure get a warning on `logger`. Adapters
+ * that open a body themselves call it for the errors of that step too.
+ */
+export function reportRefusal(error: unknown, logger: Logger): void {
   if (
     error instanceof SignatureError ||
     error instanceof DestinationNotAllowedError ||
