@@ -533,6 +533,9 @@ describe.each([
       const images = await run('node', ['-e', "require('typeorm-downloadview/images')"], app)
       expect(images.code).not.toBe(0)
       expect(images.output).toContain('npm install sharp')
+      const nestjs = await run('node', ['-e', "require('typeorm-downloadview/nestjs')"], app)
+      expect(nestjs.code).not.toBe(0)
+      expect(nestjs.output).toContain('npm install @nestjs/common @nestjs/core')
     })
   }
 })
