@@ -11,6 +11,8 @@ import type { Logger } from '../../src/responder/send'
 /** A server listening on a free loopback port. */
 export interface AppServer {
   port: number
+  /** `http://127.0.0.1:<port>` */
+  url: string
   server: http.Server
   /** TCP connections accepted so far. */
   readonly connections: number
@@ -29,8 +31,10 @@ export async function listen(handler: http.RequestListener): Promise<AppServer> 
   let connections = 0
   server.on('connection', () => connections++)
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
   return {
-    port: (server.address() as AddressInfo).port,
+    port,
+    url: `http://127.0.0.1:${port}`,
     server,
     get connections() {
       return connections

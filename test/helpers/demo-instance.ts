@@ -3,9 +3,7 @@
  * port, configured by environment variables only: several of them make a scale-out deployment.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import path from 'node:path'
-import { Client } from 'pg'
 import { stopChild } from './foreground-server'
 
 const REPOSITORY = path.resolve(__dirname, '..', '..')
@@ -69,29 +67,5 @@ export async function startDemoInstance(
     output: () => output,
     alive: () => child.exitCode === null && child.signalCode === null,
     stop: () => stopChild(child),
-  }
-}
-
-/** An empty database of its own on the server at DATABASE_URL, and a function that drops it. */
-export async function emptyDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const serverUrl = process.env.DATABASE_URL
-  if (!serverUrl) throw new Error('DATABASE_URL is not set: the jest global setup did not run')
-  const name = `downloadview_t_${randomBytes(5).toString('hex')}`
-  await admin(serverUrl, `CREATE DATABASE "${name}"`)
-  const url = new URL(serverUrl)
-  url.pathname = `/${name}`
-  return {
-    url: url.toString(),
-    drop: () => admin(serverUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`),
-  }
-}
-
-async function admin(serverUrl: string, sql: string): Promise<void> {
-  const client = new Client({ connectionString: serverUrl })
-  await client.connect()
-  try {
-    await client.query(sql)
-  } finally {
-    await client.end()
   }
 }

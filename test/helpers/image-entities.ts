@@ -6,18 +6,17 @@ import { deflateSync } from 'node:zlib'
 import sharp from 'sharp'
 import {
   Column,
-  DataSource,
+  type DataSource,
   Entity,
   type MigrationInterface,
   PrimaryGeneratedColumn,
   type QueryRunner,
 } from 'typeorm'
 import { FileColumn } from '../../src/columns/file-column'
-import { FileColumnSubscriber } from '../../src/columns/file-column-subscriber'
 import type { StoredFile } from '../../src/columns/stored-file'
 import type { StoredImage } from '../../src/columns/stored-image'
 import { ImageColumn } from '../../src/images/image-column'
-import { freshDataSource } from './fresh-database'
+import { createTestDataSource } from './database'
 
 /** A row with an image column in the default storage and a plain file column beside it. */
 @Entity({ name: 'test_image_photo' })
@@ -75,18 +74,7 @@ export class CreateTestPhoto1700000000000 implements MigrationInterface {
  * file column hook; `destroy()` drops the database.
  */
 export function createImageDataSource(): Promise<DataSource> {
-  return freshDataSource(
-    (url) =>
-      new DataSource({
-        type: 'postgres',
-        url,
-        entities: [TestPhoto],
-        migrations: [CreateTestPhoto1700000000000],
-        subscribers: [FileColumnSubscriber],
-        synchronize: false,
-        migrationsRun: false,
-      }),
-  )
+  return createTestDataSource({ entities: [TestPhoto], migrations: [CreateTestPhoto1700000000000] })
 }
 
 /** An opaque image of `width` × `height` in one colour. */

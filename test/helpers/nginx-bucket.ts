@@ -3,7 +3,7 @@
  * docs/scale-out.md documents, with an `internal` location that proxies to an S3-compatible
  * endpoint (s3rver on loopback in the tests), started and stopped by the test.
  */
-import { nginxPreamble, type RunningNginx, startNginxWith } from './nginx'
+import { appLocationBlock, nginxPreamble, type RunningNginx, startNginxWith } from './nginx'
 
 /** What the bucket location needs. */
 export interface BucketLocation {
@@ -124,12 +124,7 @@ ${bucketUpstreamBlock('bucket', server)}
   server {
     listen 127.0.0.1:${options.port};
 
-    location / {
-      proxy_pass http://app;
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-    }
+${appLocationBlock('/')}
 
 ${bucketLocationBlock({
   location: options.location ?? '/_bucket/',

@@ -93,12 +93,7 @@ export function nginxConfig(options: NginxConfigOptions): string {
   server {
     listen 127.0.0.1:${options.port};
 
-    location / {
-      proxy_pass http://app;
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-    }
+${appLocationBlock('/')}
 
 ${options.internal.map((entry) => internalLocationBlock(entry, options.extraHeaders)).join('\n\n')}
   }
@@ -107,14 +102,14 @@ ${options.internal.map((entry) => internalLocationBlock(entry, options.extraHead
 }
 
 /**
- * The location of docs/nginx.md ("Behind a cache") that keeps private downloads out of the site's
- * `proxy_cache`, indented by `indent` spaces: the cache test checks that the page shows exactly this.
+ * A location that passes requests to the `app` upstream, as docs/nginx.md writes it, with the
+ * directives `first` before proxy_pass, indented by `indent` spaces.
  */
-export function uncachedLocationBlock(location: string, indent = 4): string {
+export function appLocationBlock(location: string, first: readonly string[] = [], indent = 4): string {
   const pad = ' '.repeat(indent)
   const lines = [
     `location ${location} {`,
-    '    proxy_cache off;',
+    ...first.map((directive) => `    ${directive}`),
     '    proxy_pass http://app;',
     '    proxy_set_header Host $host;',
     '    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
@@ -122,6 +117,14 @@ export function uncachedLocationBlock(location: string, indent = 4): string {
     '}',
   ]
   return lines.map((line) => pad + line).join('\n')
+}
+
+/**
+ * The location of docs/nginx.md ("Behind a cache") that keeps private downloads out of the site's
+ * `proxy_cache`, indented by `indent` spaces: the cache test checks that the page shows exactly this.
+ */
+export function uncachedLocationBlock(location: string, indent = 4): string {
+  return appLocationBlock(location, ['proxy_cache off;'], indent)
 }
 
 /** The prefix under which the cache test's nginx reaches the app through the cache (the pitfall). */
@@ -169,6 +172,11 @@ ${uncachedLocationBlock(options.location)}
 export interface RunningNginx extends RunningServer {
   /** The access log so far (format `offload`: request URI, status, body bytes, X-Accel-Redirect, URI). */
   accessLog(): Promise<string>
+  /**
+   * The first access log line that starts with `start` (`<request URI> <status> `): nginx writes
+   * it once the last byte is out, so the client may see the answer first. Waits for it, 2 s at most.
+   */
+  accessLogLine(start: string): Promise<string>
 }
 
 /** The nginx binary: `NGINX` when set, else the first nginx on PATH or in the sbin folders. */
@@ -228,5 +236,14 @@ export async function startNginxWith(
     },
     binary,
   })
-  return { ...server, accessLog: () => readFile(path.join(server.dir, 'access.log'), 'utf8').catch(() => '') }
+  const accessLog = () => readFile(path.join(server.dir, 'access.log'), 'utf8').catch(() => '')
+  const accessLogLine = async (start: string) => {
+    for (let wait = 0; wait < 40; wait++) {
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, 50))
+      const line = (await accessLog()).split('\n').find((each) => each.startsWith(start))
+      if (line) return line
+    }
+    throw new Error(`No line of nginx's access log starts with "${start}"`)
+  }
+  return { ...server, accessLog, accessLogLine }
 }

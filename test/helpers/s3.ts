@@ -281,14 +281,19 @@ export interface CommandCounts {
 
 /**
  * Counts the commands `client` sends (an S3Storage's `client`, for instance), with a middleware
- * at the SDK's `initialize` step: proof of what a storage did and did not ask S3 for.
+ * at the SDK's `step`: proof of what a storage did and did not ask S3 for. At `initialize` (the
+ * default) a command counts once however often it is retried; at `deserialize` only the requests
+ * really sent count, once per attempt: presigning a URL runs the earlier steps, then stops.
  *
  * @example
  * const counts = countCommands(storage.client)
  * await attachFile(row, 'file', bytes)
  * expect(counts.count('GetObjectCommand')).toBe(0)
  */
-export function countCommands(client: S3Client): CommandCounts {
+export function countCommands(
+  client: S3Client,
+  step: 'initialize' | 'deserialize' = 'initialize',
+): CommandCounts {
   const sent = new Map<string, number>()
   const concurrent = new Map<string, number>()
   const inFlight = new Map<string, number>()
@@ -297,20 +302,28 @@ export function countCommands(client: S3Client): CommandCounts {
     map.set(name, value)
     return value
   }
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const name = context.commandName ?? 'unknown'
-      bump(sent, name, 1)
-      const now = bump(inFlight, name, 1)
-      if (now > (concurrent.get(name) ?? 0)) concurrent.set(name, now)
-      try {
-        return await next(args)
-      } finally {
-        bump(inFlight, name, -1)
-      }
-    },
-    { step: 'initialize', name: `countCommands-${randomBytes(4).toString('hex')}` },
-  )
+  const counted = async <T>(name = 'unknown', send: () => Promise<T>): Promise<T> => {
+    bump(sent, name, 1)
+    const now = bump(inFlight, name, 1)
+    if (now > (concurrent.get(name) ?? 0)) concurrent.set(name, now)
+    try {
+      return await send()
+    } finally {
+      bump(inFlight, name, -1)
+    }
+  }
+  const name = `countCommands-${randomBytes(4).toString('hex')}`
+  // One add() per step: the SDK types each step's middleware apart.
+  if (step === 'deserialize')
+    client.middlewareStack.add((next, context) => (args) => counted(context.commandName, () => next(args)), {
+      step,
+      name,
+    })
+  else
+    client.middlewareStack.add((next, context) => (args) => counted(context.commandName, () => next(args)), {
+      step,
+      name,
+    })
   return {
     sent,
     concurrent,

@@ -1,4 +1,4 @@
-/** Test storages: a LocalStorage in a temporary folder, and a wrapper that counts what touches it. */
+/** Test storages: a LocalStorage in a temporary folder, and wrappers that count what touches a storage. */
 import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -56,5 +56,16 @@ export class CountingStorage implements Storage {
   delete(key: string): Promise<void> {
     this.calls.delete++
     return this.inner.delete(key)
+  }
+}
+
+/** A CountingStorage that keeps the LocalStorage's `localPath()`, which `{ root }` offload rules need. */
+export class LocalCountingStorage extends CountingStorage {
+  constructor(readonly local: LocalStorage) {
+    super(local)
+  }
+
+  localPath(key: string): string {
+    return this.local.localPath(key)
   }
 }

@@ -6,11 +6,10 @@
  */
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { S3Client } from '@aws-sdk/client-s3'
 import express from 'express'
 import {
   Column,
-  DataSource,
+  type DataSource,
   Entity,
   type MigrationInterface,
   PrimaryGeneratedColumn,
@@ -24,7 +23,6 @@ import {
   attachFile,
   ConfigurationError,
   FileColumn,
-  FileColumnSubscriber,
   LocalStorage,
   ObjectDownloadView,
   StorageDownloadView,
@@ -34,8 +32,8 @@ import {
 import { toHandler } from '../../src/express'
 import { contentDisposition } from '../../src/responder/disposition'
 import type { S3Storage } from '../../src/s3/s3-storage'
-import { freshDataSource } from '../helpers/fresh-database'
-import { type S3TestServer, startS3Server } from '../helpers/s3'
+import { createTestDataSource } from '../helpers/database'
+import { type CommandCounts, countCommands, type S3TestServer, startS3Server } from '../helpers/s3'
 import { temporaryStorage } from '../helpers/storage'
 
 /** A row whose file column delivers by redirect (307) unless the view says otherwise. */
@@ -78,40 +76,21 @@ class CreateReport1700000000001 implements MigrationInterface {
 
 let s3: S3TestServer
 let storage: S3Storage
-let reads: { count(name: string): number; reset(): void }
+/** The requests the app sent the bucket: a presigned URL is never one. */
+let reads: CommandCounts
 let dataSource: DataSource
 let server: Server
 let appUrl: string
 
-/** Counts the requests `client` really sends (the deserialize step: presigning stops before it). */
-function countSentRequests(client: S3Client): { count(name: string): number; reset(): void } {
-  const sent = new Map<string, number>()
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const name = context.commandName ?? 'unknown'
-      sent.set(name, (sent.get(name) ?? 0) + 1)
-      return next(args)
-    },
-    { step: 'deserialize', name: 'countSentRequests' },
-  )
-  return { count: (name) => sent.get(name) ?? 0, reset: () => sent.clear() }
-}
-
 beforeAll(async () => {
   s3 = await startS3Server()
   storage = s3.storage()
-  reads = countSentRequests(storage.client)
+  reads = countCommands(storage.client, 'deserialize')
   storages.register('default', storage)
-  dataSource = await freshDataSource(
-    (url) =>
-      new DataSource({
-        type: 'postgres',
-        url,
-        entities: [...entities, Report],
-        migrations: [...migrations, CreateReport1700000000001],
-        subscribers: [FileColumnSubscriber],
-      }),
-  )
+  dataSource = await createTestDataSource({
+    entities: [...entities, Report],
+    migrations: [...migrations, CreateReport1700000000001],
+  })
   await seed(dataSource)
   const report = dataSource.getRepository(Report).create({ slug: 'q3' })
   await attachFile(report, 'pdf', Buffer.from('%PDF-1.7 report\n'), { name: 'Q3 report.pdf' })

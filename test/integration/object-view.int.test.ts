@@ -13,8 +13,8 @@ import { downloadErrorHandler, toHandler } from '../../src/express'
 import { serve } from '../../src/node/serve'
 import { assertDownload, binaryParser } from '../../src/testing'
 import { createTestDataSource, resetDatabase } from '../helpers/database'
+import { startFaultProxy } from '../helpers/fault-proxy'
 import { CountingStorage, temporaryStorage } from '../helpers/storage'
-import { startTcpProxy } from '../helpers/tcp-proxy'
 
 let dataSource: DataSource
 let documents: Repository<Document>
@@ -359,7 +359,7 @@ describe('ObjectDownloadView lookup as a prepared statement', () => {
 describe('ObjectDownloadView when the database goes away', () => {
   it('answers 503 with Retry-After, and recovers when the database returns', async () => {
     const url = new URL(dataSource.options.type === 'postgres' ? (dataSource.options.url as string) : '')
-    const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) })
+    const proxy = await startFaultProxy({ host: url.hostname, port: Number(url.port || 5432) })
     url.port = String(proxy.port)
     const proxied = createDataSource(url.toString())
     await proxied.initialize()
@@ -368,11 +368,11 @@ describe('ObjectDownloadView when the database goes away', () => {
         new ObjectDownloadView({ dataSource: proxied, entity: Document, lookup: 'slug', file: 'file' }),
       )
       expect((await request(app).get('/d/nums')).status).toBe(200)
-      await proxy.cut()
+      await proxy.refuse()
       const down = await request(app).get('/d/nums')
       expect(down.status).toBe(503)
       expect(down.headers['retry-after']).toBeDefined()
-      await proxy.restore()
+      await proxy.forward()
       let status = 0
       for (let attempt = 0; attempt < 20 && status !== 200; attempt++) {
         status = (await request(app).get('/d/nums')).status

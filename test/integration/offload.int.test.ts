@@ -6,38 +6,22 @@
 import path from 'node:path'
 import express from 'express'
 import request from 'supertest'
-import type { DataSource } from 'typeorm'
 import { buildApp } from '../../demo/app'
-import { seed } from '../../demo/seed'
-import { type LocalStorage, StorageDownloadView, storages } from '../../src'
+import { StorageDownloadView } from '../../src'
 import { toHandler } from '../../src/express'
 import { xAccelRedirect } from '../../src/offload/nginx'
 import { type Offload, offloadMiddleware } from '../../src/offload/offload'
 import { xSendfile } from '../../src/offload/x-sendfile'
 import { assertDownload, binaryParser } from '../../src/testing'
-import { createTestDataSource } from '../helpers/database'
-import { CountingStorage, temporaryStorage } from '../helpers/storage'
+import { type SeededDemo, seededDemo } from '../helpers/seeded-demo'
+import { LocalCountingStorage } from '../helpers/storage'
 
 /** The internal location of docs/nginx.md. */
 const LOCATION = '/protected/media/'
 /** A key with a space and non-ASCII characters. */
 const ODD_KEY = 'odd/a b naïve café.txt'
 
-/** A CountingStorage that keeps the LocalStorage's `localPath()`, which `{ root }` rules need. */
-class LocalCountingStorage extends CountingStorage {
-  constructor(readonly local: LocalStorage) {
-    super(local)
-  }
-
-  localPath(key: string): string {
-    return this.local.localPath(key)
-  }
-}
-
-let dataSource: DataSource
-let removeMedia: () => Promise<void>
-let mediaRoot: string
-let counting: LocalCountingStorage
+let demo: SeededDemo<LocalCountingStorage>
 let xAccelApp: express.Express
 let xSendfileApp: express.Express
 
@@ -47,30 +31,22 @@ function outerApp(offload: Offload): express.Express {
   outer.disable('x-powered-by')
   outer.use(offloadMiddleware(offload))
   outer.all('/media/*path', toHandler(new StorageDownloadView({ storage: 'default' })))
-  outer.use(buildApp(dataSource))
+  outer.use(buildApp(demo.dataSource))
   return outer
 }
 
 beforeAll(async () => {
-  const media = await temporaryStorage()
-  removeMedia = media.remove
-  mediaRoot = media.root
-  counting = new LocalCountingStorage(media.storage)
-  storages.register('default', counting)
-  dataSource = await createTestDataSource()
-  await seed(dataSource)
-  await counting.save(ODD_KEY, 'odd name\n')
+  demo = await seededDemo((local) => new LocalCountingStorage(local))
+  await demo.storage.save(ODD_KEY, 'odd name\n')
   xAccelApp = outerApp(xAccelRedirect({ rules: [{ storage: 'default', location: LOCATION }] }))
-  xSendfileApp = outerApp(xSendfile({ rules: [{ root: mediaRoot }] }))
+  xSendfileApp = outerApp(xSendfile({ rules: [{ root: demo.root }] }))
 })
 
 afterAll(async () => {
-  await dataSource?.destroy()
-  await removeMedia?.()
-  storages.clear()
+  await demo?.close()
 })
 
-beforeEach(() => counting.reset())
+beforeEach(() => demo.storage.reset())
 
 /** A GET to `app`, body kept as bytes. */
 const get = (app: express.Express, url: string) => request(app).get(url).buffer(true).parse(binaryParser)
@@ -85,7 +61,7 @@ describe('the app behind offloadMiddleware(xAccelRedirect())', () => {
     expect(response.headers['x-accel-redirect']).toBe(`${LOCATION}documents/hello-world/file.txt`)
     expect(response.headers['content-length']).toBe('0')
     expect(response.body).toEqual(Buffer.alloc(0))
-    expect(counting.calls.open).toBe(0)
+    expect(demo.storage.calls.open).toBe(0)
   })
 
   it('keeps the decided headers on the redirect and drops Accept-Ranges', async () => {
@@ -114,18 +90,18 @@ describe('the app behind offloadMiddleware(xSendfile())', () => {
     const response = await get(xSendfileApp, '/object/default-file/hello-world/')
     expect(response.status).toBe(200)
     expect(response.headers['x-sendfile']).toBe(
-      encodedPath(path.join(mediaRoot, 'documents/hello-world/file.txt')),
+      encodedPath(path.join(demo.root, 'documents/hello-world/file.txt')),
     )
     expect(response.headers['content-length']).toBe('0')
     expect(response.body).toEqual(Buffer.alloc(0))
-    expect(counting.calls.open).toBe(0)
+    expect(demo.storage.calls.open).toBe(0)
   })
 
   it('sends the UTF-8 bytes of a key with a space and non-ASCII characters as they are', async () => {
     const response = await get(xSendfileApp, mediaUrl(ODD_KEY))
     // Node reads header bytes as Latin-1: the UTF-8 bytes of "ï" arrive as two characters.
     expect(response.headers['x-sendfile']).toBe(
-      Buffer.from(path.join(mediaRoot, ODD_KEY), 'utf8').toString('latin1'),
+      Buffer.from(path.join(demo.root, ODD_KEY), 'utf8').toString('latin1'),
     )
   })
 

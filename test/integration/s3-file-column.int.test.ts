@@ -11,27 +11,19 @@ import express from 'express'
 import request from 'supertest'
 import {
   Column,
-  DataSource,
+  type DataSource,
   Entity,
   type MigrationInterface,
   PrimaryGeneratedColumn,
   type QueryRunner,
   type Repository,
 } from 'typeorm'
-import {
-  attachFile,
-  FileColumn,
-  FileColumnError,
-  FileColumnSubscriber,
-  ObjectDownloadView,
-  StoredFile,
-  storages,
-} from '../../src'
+import { attachFile, FileColumn, FileColumnError, ObjectDownloadView, StoredFile, storages } from '../../src'
 import { downloadErrorHandler, toHandler } from '../../src/express'
 import type { S3Storage } from '../../src/s3/s3-storage'
 import { assertDownload, binaryParser } from '../../src/testing'
 import { binaryPayload, chunksOf } from '../contract/storage.contract'
-import { freshDataSource } from '../helpers/fresh-database'
+import { createTestDataSource } from '../helpers/database'
 import { type CommandCounts, countCommands, type S3TestServer, startS3Server } from '../helpers/s3'
 import { readAll } from '../helpers/streams'
 
@@ -93,18 +85,7 @@ beforeAll(async () => {
   storage = s3.storage({ bucket, prefix: 'media' })
   counts = countCommands(storage.client)
   storages.register(STORAGE, storage)
-  dataSource = await freshDataSource(
-    (url) =>
-      new DataSource({
-        type: 'postgres',
-        url,
-        entities: [S3Report],
-        migrations: [CreateS3Report1700000000002],
-        subscribers: [FileColumnSubscriber],
-        synchronize: false,
-        migrationsRun: false,
-      }),
-  )
+  dataSource = await createTestDataSource({ entities: [S3Report], migrations: [CreateS3Report1700000000002] })
   reports = dataSource.getRepository(S3Report)
   const server = express()
   server.all(

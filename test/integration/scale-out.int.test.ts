@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto'
 import { ListObjectsV2Command } from '@aws-sdk/client-s3'
 import { random1m, SEEDS } from '../../demo/seed'
 import { signDemoUrl } from '../../demo/signing'
-import { type DemoInstance, emptyDatabase, startDemoInstance } from '../helpers/demo-instance'
+import { emptyDatabase } from '../helpers/database'
+import { type DemoInstance, startDemoInstance } from '../helpers/demo-instance'
 import { type S3TestServer, startS3Server } from '../helpers/s3'
 
 /** The secret both instances sign and verify links with (not the demo's public one). */

@@ -7,24 +7,17 @@ import express from 'express'
 import request from 'supertest'
 import {
   Column,
-  DataSource,
+  type DataSource,
   DeleteDateColumn,
   Entity,
   type MigrationInterface,
   PrimaryGeneratedColumn,
   type QueryRunner,
 } from 'typeorm'
-import {
-  ConfigurationError,
-  FileColumn,
-  FileColumnSubscriber,
-  ObjectDownloadView,
-  StoredFile,
-  storages,
-} from '../../src'
+import { ConfigurationError, FileColumn, ObjectDownloadView, StoredFile, storages } from '../../src'
 import { toHandler } from '../../src/express'
 import { binaryParser } from '../../src/testing'
-import { freshDataSource } from '../helpers/fresh-database'
+import { createTestDataSource } from '../helpers/database'
 import { temporaryStorage } from '../helpers/storage'
 
 @Entity({ name: 'test_soft_invoice' })
@@ -70,16 +63,7 @@ beforeAll(async () => {
   storages.register('default', media.storage)
   await media.storage.save('invoices/a.pdf', '%PDF-a')
   await media.storage.save('invoices/b.pdf', '%PDF-b')
-  dataSource = await freshDataSource(
-    (url) =>
-      new DataSource({
-        type: 'postgres',
-        url,
-        entities: [Invoice],
-        migrations: [CreateInvoice1700000000001],
-        subscribers: [FileColumnSubscriber],
-      }),
-  )
+  dataSource = await createTestDataSource({ entities: [Invoice], migrations: [CreateInvoice1700000000001] })
   const invoices = dataSource.getRepository(Invoice)
   for (const slug of ['a', 'b']) {
     await invoices.save(

@@ -9,13 +9,10 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { type Browser, chromium, type Page } from 'playwright-core'
-import type { DataSource } from 'typeorm'
 import { buildApp } from '../../demo/app'
 import { PHOTO_SEEDS } from '../../demo/photos'
-import { seed } from '../../demo/seed'
-import { storages } from '../../src'
-import { createTestDataSource } from '../helpers/database'
-import { temporaryStorage } from '../helpers/storage'
+import type { LocalStorage } from '../../src'
+import { type SeededDemo, seededDemo } from '../helpers/seeded-demo'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const ARTIFACTS = path.join(__dirname, '..', '..', 'test-artifacts')
@@ -30,22 +27,17 @@ const FLAGS = [
   '--disable-sync',
 ]
 
-let dataSource: DataSource
+let demo: SeededDemo<LocalStorage>
 let server: Server
 let base: string
 let browser: Browser
 let page: Page
-let removeMedia: () => Promise<void>
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM))
     throw new Error(`No Chromium at ${CHROMIUM}: install Debian's "chromium" package (or set CHROMIUM_PATH)`)
-  const media = await temporaryStorage()
-  removeMedia = media.remove
-  storages.register('default', media.storage)
-  dataSource = await createTestDataSource()
-  await seed(dataSource)
-  server = buildApp(dataSource).listen(0, '127.0.0.1')
+  demo = await seededDemo()
+  server = buildApp(demo.dataSource).listen(0, '127.0.0.1')
   await new Promise((resolve) => server.once('listening', resolve))
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS })
@@ -57,9 +49,7 @@ afterAll(async () => {
   await browser?.close()
   server?.closeAllConnections()
   await new Promise((resolve) => server?.close(resolve))
-  await dataSource?.destroy()
-  await removeMedia?.()
-  storages.clear()
+  await demo?.close()
 })
 
 describe('the demo page in Chromium', () => {

@@ -4,24 +4,23 @@
  * recorder that keeps every request nginx sends. Fails (never skips) without nginx. What the app
  * answers on its own is in test/integration/delivery-redirect.int.test.ts, which needs no server.
  */
-import { createHash } from 'node:crypto'
-import http, { type IncomingHttpHeaders, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import type { S3Client } from '@aws-sdk/client-s3'
+import http, { type IncomingHttpHeaders } from 'node:http'
 import express from 'express'
 import request from 'supertest'
 import type { DataSource } from 'typeorm'
 import { buildApp } from '../../demo/app'
 import { random1m, seed } from '../../demo/seed'
 import { Document } from '../../entities/Document'
-import { attachFile, ObjectDownloadView, StoredFile, storages } from '../../src'
-import { toHandler } from '../../src/express'
+import { attachFile, StoredFile, storages } from '../../src'
 import type { S3Storage } from '../../src/s3/s3-storage'
-import { assertDownload, binaryParser } from '../../src/testing'
+import { assertDownload } from '../../src/testing'
+import { customHeaderRoute } from '../contract/reverse-proxy.contract'
+import { type AppServer, listen, sha256 } from '../helpers/app-server'
 import { createTestDataSource } from '../helpers/database'
 import type { RunningNginx } from '../helpers/nginx'
 import { startBucketNginx } from '../helpers/nginx-bucket'
-import { type S3TestServer, startS3Server } from '../helpers/s3'
+import { AppAnswers, getBytes } from '../helpers/reverse-proxy'
+import { type CommandCounts, countCommands, type S3TestServer, startS3Server } from '../helpers/s3'
 
 const LOCATION = '/_bucket/'
 const X_ACCEL = { mode: 'x-accel', location: LOCATION } as const
@@ -39,49 +38,20 @@ interface BucketRequest {
 
 let s3: S3TestServer
 let storage: S3Storage
-let commands: { count(name: string): number; reset(): void }
-let recorderPort: number
-let appPort: number
+/** The requests the app sent the bucket: a presigned URL is never one. */
+let commands: CommandCounts
 let dataSource: DataSource
-let app: Server
-let appUrl: string
-let recorder: Server
+let app: AppServer
+let recorder: AppServer
 const bucketRequests: BucketRequest[] = []
-/** The X-Accel-Redirect headers the app sent, in order. */
-const accelRedirects: string[] = []
+/** What the app answered, behind nginx's back. */
+const answers = new AppAnswers()
 let nginx: RunningNginx
-
-/**
- * Counts the requests `client` sends to S3, by command: at the SDK's deserialize step, which a
- * presigned URL never reaches (presigning runs the earlier steps, then stops), so only real reads count.
- */
-function countSentRequests(client: S3Client): { count(name: string): number; reset(): void } {
-  const sent = new Map<string, number>()
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const name = context.commandName ?? 'unknown'
-      sent.set(name, (sent.get(name) ?? 0) + 1)
-      return next(args)
-    },
-    { step: 'deserialize', name: 'countSentRequests' },
-  )
-  return { count: (name) => sent.get(name) ?? 0, reset: () => sent.clear() }
-}
-
-/** Listens on a free loopback port; resolves with the port. */
-async function listen(server: Server): Promise<number> {
-  server.listen(0, '127.0.0.1')
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve)
-    server.once('error', reject)
-  })
-  return (server.address() as AddressInfo).port
-}
 
 beforeAll(async () => {
   s3 = await startS3Server()
   storage = s3.storage()
-  commands = countSentRequests(storage.client)
+  commands = countCommands(storage.client, 'deserialize')
   storages.register('default', storage)
   dataSource = await createTestDataSource()
   await seed(dataSource)
@@ -99,39 +69,13 @@ beforeAll(async () => {
 
   const outer = express()
   outer.disable('x-powered-by')
-  // Records each X-Accel-Redirect the app sends (the views write their headers with writeHead()).
-  outer.use((_req, res, next) => {
-    const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => typeof res
-    res.writeHead = ((status: number, ...rest: unknown[]) => {
-      const headers = rest.find((arg) => typeof arg === 'object' && arg !== null) as
-        | Record<string, unknown>
-        | undefined
-      const redirect = headers?.['X-Accel-Redirect']
-      if (typeof redirect === 'string') accelRedirects.push(redirect)
-      return writeHead(status, ...rest)
-    }) as typeof res.writeHead
-    next()
-  })
-  outer.all(
-    '/custom-header/:slug/',
-    toHandler(
-      new ObjectDownloadView({
-        dataSource,
-        entity: Document,
-        lookup: 'slug',
-        file: 'file',
-        headers: { 'X-Demo': '1' },
-        delivery: X_ACCEL,
-      }),
-    ),
-  )
+  outer.use(answers.record)
+  customHeaderRoute(outer, dataSource, { delivery: X_ACCEL })
   outer.use(buildApp(dataSource, { delivery: X_ACCEL }))
-  app = http.createServer(outer)
-  appPort = await listen(app)
-  appUrl = `http://127.0.0.1:${appPort}`
+  app = await listen(outer)
 
   // Between nginx and s3rver: records what nginx asks the bucket for, and passes it on as it is.
-  recorder = http.createServer((req, res) => {
+  recorder = await listen((req, res) => {
     bucketRequests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers })
     const upstream = http.request(
       { host: '127.0.0.1', port: s3.port, method: req.method, path: req.url, headers: req.headers },
@@ -143,10 +87,9 @@ beforeAll(async () => {
     upstream.once('error', () => res.destroy())
     req.pipe(upstream)
   })
-  recorderPort = await listen(recorder)
   nginx = await startBucketNginx({
-    appPort,
-    bucketPort: recorderPort,
+    appPort: app.port,
+    bucketPort: recorder.port,
     bucketHost: new URL(s3.endpoint).host,
     location: LOCATION,
     extraHeaders: ['X-Demo'],
@@ -155,10 +98,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await nginx?.stop()
-  recorder?.closeAllConnections()
-  app?.closeAllConnections()
-  await new Promise((resolve) => (recorder ? recorder.close(resolve) : resolve(undefined)))
-  await new Promise((resolve) => (app ? app.close(resolve) : resolve(undefined)))
+  await recorder?.close()
+  await app?.close()
   await dataSource?.destroy()
   storages.clear()
   await s3?.stop()
@@ -167,29 +108,17 @@ afterAll(async () => {
 beforeEach(() => {
   commands.reset()
   bucketRequests.length = 0
-  accelRedirects.length = 0
+  answers.clear()
 })
 
 /** A GET through nginx, body kept as bytes. */
-const viaNginx = (url: string) => request(nginx.url).get(url).buffer(true).parse(binaryParser)
-/** A GET to the app itself, behind nginx's back. */
-const direct = (url: string) => request(appUrl).get(url).buffer(true).parse(binaryParser)
-const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex')
-/**
- * The access log line of the request for `uri`: nginx writes it once the last byte is out, so the
- * client may see the answer first; waits for it (at most 2 s).
- */
-async function logLineOf(uri: string): Promise<string> {
-  for (let wait = 0; wait < 40; wait++) {
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, 50))
-    const line = (await nginx.accessLog()).split('\n').find((each) => each.startsWith(`${uri} `))
-    if (line) return line
-  }
-  throw new Error(`No access log line for ${uri}`)
-}
-
+const viaNginx = (url: string) => getBytes(nginx.url, url)
 /** The app's own headers for `url`: what nginx must pass on. */
-const appHeaders = async (url: string) => (await direct(url)).headers
+const appHeaders = async (url: string) => (await getBytes(app.url, url)).headers
+/** The X-Accel-Redirect headers the app sent, in order. */
+const accelRedirects = () => answers.all.flatMap((answer) => answer.headers['x-accel-redirect'] ?? [])
+/** The access log line of the request for `uri`, once nginx wrote it. */
+const logLineOf = (uri: string) => nginx.accessLogLine(`${uri} `)
 
 describe('GET through nginx', () => {
   it('serves the bytes, name and type, fetched by nginx from the bucket', async () => {
@@ -288,8 +217,9 @@ describe('object paths', () => {
     const response = await viaNginx('/object/default-file/spaced/')
     expect(response.body.toString()).toBe('spaced bytes\n')
     // The app's X-Accel-Redirect, minus the location: what the bucket received, byte for byte.
-    expect(accelRedirects).toHaveLength(1)
-    expect(bucketRequests[0]?.url).toBe(accelRedirects[0]?.slice(LOCATION.length - 1))
+    await answers.of('/object/default-file/spaced/')
+    expect(accelRedirects()).toHaveLength(1)
+    expect(bucketRequests[0]?.url).toBe(accelRedirects()[0]?.slice(LOCATION.length - 1))
     expect(bucketRequests[0]?.url).toMatch(/\/odd\/na%C3%AFve%20caf%C3%A9\.txt\?/)
     expect(commands.count('GetObjectCommand')).toBe(0)
   })
@@ -382,7 +312,7 @@ describe('conditional requests through nginx', () => {
     expect(commands.count('GetObjectCommand')).toBe(0)
     // One upstream (the app), no X-Accel-Redirect, the client's own URI.
     expect(await logLineOf('/object/default-file/hello-world/?revalidated')).toBe(
-      `/object/default-file/hello-world/?revalidated 304 0 "-" /object/default-file/hello-world/ 127.0.0.1:${appPort} 304`,
+      `/object/default-file/hello-world/?revalidated 304 0 "-" /object/default-file/hello-world/ 127.0.0.1:${app.port} 304`,
     )
   })
 
@@ -430,7 +360,7 @@ describe('the access log', () => {
     // $uri is the internal one; the app answered first, then the bucket (through the recorder).
     expect(await logLineOf('/object/default-file/hello-world/?logged')).toBe(
       `/object/default-file/hello-world/?logged 200 13 "-" ${LOCATION}${s3.defaultBucket}/documents/hello-world/file.txt ` +
-        `127.0.0.1:${appPort} : 127.0.0.1:${recorderPort} 200 : 200`,
+        `127.0.0.1:${app.port} : 127.0.0.1:${recorder.port} 200 : 200`,
     )
   })
 })

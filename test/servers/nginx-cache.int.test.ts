@@ -6,19 +6,13 @@
  * cache") turns the cache off for the downloads, and Range, If-Range and If-None-Match work again.
  * Fails (never skips) without nginx.
  */
-import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import express from 'express'
 import request from 'supertest'
-import type { DataSource } from 'typeorm'
 import { buildApp } from '../../demo/app'
-import { random1m, seed } from '../../demo/seed'
-import { storages } from '../../src'
-import { binaryParser } from '../../src/testing'
-import { createTestDataSource } from '../helpers/database'
+import { random1m } from '../../demo/seed'
+import { type AppServer, listen, sha256 } from '../helpers/app-server'
 import {
   CACHED_PREFIX,
   FORCED_PREFIX,
@@ -27,69 +21,53 @@ import {
   startNginxWith,
   uncachedLocationBlock,
 } from '../helpers/nginx'
-import { CountingStorage, temporaryStorage } from '../helpers/storage'
+import { getBytes } from '../helpers/reverse-proxy'
+import { type SeededDemo, seededDemo } from '../helpers/seeded-demo'
+import { CountingStorage } from '../helpers/storage'
 
 /** The demo's downloads, which the documented location keeps out of the cache. */
 const LOCATION = '/object/'
 const RANDOM = '/object/default-file/random-1m/'
 const SIZE = 1024 * 1024
 
-let dataSource: DataSource
-let removeMedia: () => Promise<void>
-let counting: CountingStorage
-let server: Server
-let appUrl: string
+let demo: SeededDemo<CountingStorage>
+let app: AppServer
 let nginx: RunningNginx
 /** The Range and If-None-Match headers of each request that reached the app. */
 const reached: { url: string; range?: string; ifNoneMatch?: string }[] = []
 
 beforeAll(async () => {
-  const media = await temporaryStorage()
-  removeMedia = media.remove
-  counting = new CountingStorage(media.storage)
-  storages.register('default', counting)
-  dataSource = await createTestDataSource()
-  await seed(dataSource)
-
+  demo = await seededDemo((local) => new CountingStorage(local))
   const outer = express()
   outer.disable('x-powered-by')
   outer.use((req, _res, next) => {
     reached.push({ url: req.url, range: req.headers.range, ifNoneMatch: req.headers['if-none-match'] })
     next()
   })
-  outer.use(buildApp(dataSource))
-  server = outer.listen(0, '127.0.0.1')
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve)
-    server.once('error', reject)
-  })
-  const { port } = server.address() as AddressInfo
-  appUrl = `http://127.0.0.1:${port}`
+  outer.use(buildApp(demo.dataSource))
+  app = await listen(outer)
   nginx = await startNginxWith('the proxy_cache test', 'downloadview-nginx-cache-', (dir, nginxPort) =>
-    nginxCacheConfig({ dir, port: nginxPort, appPort: port, location: LOCATION }),
+    nginxCacheConfig({ dir, port: nginxPort, appPort: app.port, location: LOCATION }),
   )
 })
 
 afterAll(async () => {
   await nginx?.stop()
-  await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)))
-  await dataSource?.destroy()
-  await removeMedia?.()
-  storages.clear()
+  await app?.close()
+  await demo?.close()
 })
 
 beforeEach(() => {
-  counting.reset()
+  demo.storage.reset()
   reached.length = 0
 })
 
 /** A GET through nginx, body kept as bytes. */
-const viaNginx = (url: string) => request(nginx.url).get(url).buffer(true).parse(binaryParser)
+const viaNginx = (url: string) => getBytes(nginx.url, url)
 /** The request that reached the app for `url` (the app's own path). */
 const reachedApp = (url: string) => reached.filter((entry) => entry.url === url)
-const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex')
 /** The ETag the app gives the file, asked directly. */
-const etag = async () => (await request(appUrl).head(RANDOM)).headers.etag as string
+const etag = async () => (await request(app.url).head(RANDOM)).headers.etag as string
 
 describe('a private download behind nginx proxy_cache', () => {
   describe('with the cache on for the download (the pitfall)', () => {
@@ -116,7 +94,7 @@ describe('a private download behind nginx proxy_cache', () => {
       const response = await viaNginx(url).set('If-None-Match', await etag())
       expect(response.status).toBe(200)
       expect(response.body.length).toBe(SIZE)
-      expect(counting.calls.open).toBe(1)
+      expect(demo.storage.calls.open).toBe(1)
     })
   })
 
@@ -145,11 +123,11 @@ describe('a private download behind nginx proxy_cache', () => {
 
     it('answers a revalidation with the app’s 304, from the row: no file opened', async () => {
       const validator = await etag()
-      counting.reset()
+      demo.storage.reset()
       const response = await viaNginx(RANDOM).set('If-None-Match', validator)
       expect(response.status).toBe(304)
       expect(response.headers['cache-control']).toBe('private, no-cache')
-      expect(counting.calls.open).toBe(0)
+      expect(demo.storage.calls.open).toBe(0)
     })
 
     it('is the block docs/nginx.md shows', () => {
