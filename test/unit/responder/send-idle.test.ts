@@ -178,7 +178,9 @@ describe('a view with idleTimeout', () => {
         ),
       ).toBe(STALLED)
       // ...until the idle timeout: the connections are cut, though the clients are still there.
-      expect(await settle(openDescriptors, (count) => count <= before, { timeoutMs: 10_000 })).toBe(before)
+      expect(
+        await settle(openDescriptors, (count) => count <= before, { timeoutMs: 10_000 }),
+      ).toBeLessThanOrEqual(before)
       expect(descriptorsOn(file)).toBe(0)
       expect(await connections()).toBe(0)
       expect(clients.exitCode).toBeNull()
@@ -219,7 +221,7 @@ describe('a view with idleTimeout', () => {
       expect(read.complete).toBe(true)
       expect(warnings).toEqual([])
       expect(errors).toEqual([])
-      expect(await settle(openDescriptors, (count) => count <= before)).toBe(before)
+      expect(await settle(openDescriptors, (count) => count <= before)).toBeLessThanOrEqual(before)
     })
   })
 })
