@@ -12,7 +12,7 @@ import { toHandler } from '../../src/express'
 import { xAccelRedirect } from '../../src/offload/nginx'
 import { type Offload, offloadMiddleware } from '../../src/offload/offload'
 import { xSendfile } from '../../src/offload/x-sendfile'
-import { assertDownload, binaryParser } from '../../src/testing'
+import { assertDownload, assertHandoff, binaryParser } from '../../src/testing'
 import { type SeededDemo, seededDemo } from '../helpers/seeded-demo'
 import { LocalCountingStorage } from '../helpers/storage'
 
@@ -57,6 +57,11 @@ const mediaUrl = (key: string) => `/media/${key.split('/').map(encodeURIComponen
 describe('the app behind offloadMiddleware(xAccelRedirect())', () => {
   it('answers X-Accel-Redirect with an empty body', async () => {
     const response = await get(xAccelApp, '/object/default-file/hello-world/')
+    assertHandoff(response, {
+      kind: 'x-accel',
+      location: `${LOCATION}documents/hello-world/file.txt`,
+      basename: 'file.txt',
+    })
     expect(response.status).toBe(200)
     expect(response.headers['x-accel-redirect']).toBe(`${LOCATION}documents/hello-world/file.txt`)
     expect(response.headers['content-length']).toBe('0')
