@@ -209,9 +209,14 @@ function generatedRoute(size: number, options: { ranges?: boolean; etag?: () => 
     res.writeHead(headers['Content-Range'] ? 206 : 200, headers)
     for (let offset = start; offset <= end && !res.destroyed; offset += 64 * 1024) {
       if (!res.write(generated(offset, Math.min(end, offset + 64 * 1024 - 1)))) {
-        await new Promise((resolve) => {
-          res.once('drain', resolve)
-          res.once('close', resolve)
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            res.off('drain', done)
+            res.off('close', done)
+            resolve()
+          }
+          res.once('drain', done)
+          res.once('close', done)
         })
       }
     }
