@@ -11,7 +11,7 @@ import { DataSource, type ObjectLiteral } from 'typeorm'
 import { ConfigurationError } from '../errors'
 import { decide, reportRefusal } from '../node/serve'
 import { statusAnswer } from '../responder/respond'
-import { exactly } from '../responder/send'
+import { cutWhenIdle, exactly } from '../responder/send'
 import { storages } from '../storage/registry'
 import type { Storage } from '../storage/storage'
 import type { Decision, DownloadView, RouteParams } from '../views/download-view'
@@ -170,7 +170,14 @@ export class Downloads implements OnModuleDestroy {
       logger.error(`Download of "${plan.file?.name ?? 'file'}" failed while streaming`, error)
       response?.destroy()
     })
-    onceDone(body, source, request, response, () => decision.release())
+    // A client that stops reading would hold the file for as long as it stays (option idleTimeout).
+    const stopWatching = response
+      ? cutWhenIdle(response, body, view.sendOptions.idleTimeout, logger)
+      : () => undefined
+    onceDone(body, source, request, response, () => {
+      stopWatching()
+      decision.release()
+    })
     return new PlannedFile(body, headers)
       .setErrorHandler((_error, platformResponse) => platformResponse.destroy?.())
       .setErrorLogger(() => undefined)

@@ -86,11 +86,8 @@ export async function sendPlan(
   // A client that stops reading would hold the socket and the file for as long as it stays.
   const idleTimeout = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT
   let cut = false
-  const stopWatching = watchIdle(res, idleTimeout, () => {
+  const stopWatching = cutWhenIdle(res, body, idleTimeout, logger, () => {
     cut = true
-    warn(logger, `Cut a download whose client took no byte for ${idleTimeout} ms (option idleTimeout)`)
-    res.destroy()
-    body.destroy()
   })
   // All the bytes are in memory already (a small file): one write with the headers, no pipe. A
   // length that does not match goes the long way, which cuts the response as it must.
@@ -130,6 +127,29 @@ export async function sendPlan(
   } finally {
     stopWatching()
   }
+}
+
+/**
+ * Destroys `res` and `body` (and logs one warning) when the client has taken no byte for
+ * `idleTimeout` ms while bytes wait for it (see `watchIdle`); returns the function that stops
+ * watching, which stops by itself when `res` closes. For every way a body reaches a node response:
+ * `sendPlan`, and adapters whose framework writes the body (NestJS).
+ */
+export function cutWhenIdle(
+  res: ServerResponse,
+  body: Readable,
+  idleTimeout: number,
+  logger: Logger,
+  onCut: () => void = () => undefined,
+): () => void {
+  const stop = watchIdle(res, idleTimeout, () => {
+    onCut()
+    warn(logger, `Cut a download whose client took no byte for ${idleTimeout} ms (option idleTimeout)`)
+    res.destroy()
+    body.destroy()
+  })
+  res.once('close', stop)
+  return stop
 }
 
 /**

@@ -45,12 +45,18 @@ import {
 import { DownloadModule, Downloads, type PlatformRequest } from '../../src/nestjs'
 import type { ByteRange } from '../../src/storage/storage'
 import { FaultyStorage } from '../helpers/fault-storage'
-import { exchange, exchangeOrHangUp } from '../helpers/http-client'
+import { exchange, exchangeOrHangUp, openSlowReader } from '../helpers/http-client'
 import { settle } from '../helpers/process-stats'
 
 type Platform = 'express' | 'fastify'
 
 const quiet = { error: () => undefined, warn: () => undefined }
+/** What the idle view logged. */
+const idleLines: string[] = []
+const idleLogger = {
+  error: (message: string) => idleLines.push(message),
+  warn: (message: string) => idleLines.push(message),
+}
 
 /** A view whose lookup throws `error`. */
 class ThrowingView extends DownloadView {
@@ -115,6 +121,7 @@ interface Views {
   broken: DownloadView
   failing: DownloadView
   truncated: DownloadView
+  slow: DownloadView
 }
 
 @Controller()
@@ -157,6 +164,11 @@ class ErrorsController {
   @All('truncated/:path')
   truncated(@Req() req: PlatformRequest, @Res({ passthrough: true }) res: object) {
     return this.downloads.respond(this.views.truncated, req, res)
+  }
+
+  @All('slow/:path')
+  slow(@Req() req: PlatformRequest, @Res({ passthrough: true }) res: object) {
+    return this.downloads.respond(this.views.slow, req, res)
   }
 
   @All('replaced/:path')
@@ -205,6 +217,11 @@ async function start(
           broken: new ThrowingView(new TypeError('A bug')),
           failing: new StorageDownloadView({ storage: faulty, logger: quiet }),
           truncated: new StorageDownloadView({ storage: truncated, logger: quiet }),
+          slow: new StorageDownloadView({
+            storage: storages.get('media'),
+            idleTimeout: 300,
+            logger: idleLogger,
+          }),
         }),
         inject: [Downloads],
       },
@@ -228,12 +245,34 @@ describe.each<Platform>(['express', 'fastify'])('the NestJS adapter with Nest fe
   beforeAll(async () => {
     media = new TrackingStorage({ name: 'media' })
     await media.save('nums.txt', '123456789')
+    await media.save('big.bin', Buffer.alloc(32 * 1024 * 1024, 7))
     ;({ app, port } = await start(platform, media))
   })
 
   afterAll(async () => {
     ;(app?.getHttpServer() as Server | undefined)?.closeAllConnections()
     await app?.close()
+  })
+
+  it('cuts a client that stops reading after idleTimeout: its connection is closed by the server', async () => {
+    idleLines.length = 0
+    const server = app.getHttpServer() as Server
+    const connections = () =>
+      new Promise<number>((resolve, reject) =>
+        server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
+      )
+    const reader = await openSlowReader({ port, path: '/slow/big.bin' })
+    try {
+      expect(reader.status).toBe(200)
+      expect(await connections()).toBe(1)
+      // The client is still there, reading nothing: the server cuts it after idleTimeout.
+      expect(await settle(connections, (count) => count === 0, { timeoutMs: 10_000 })).toBe(0)
+      expect(idleLines).toEqual([
+        expect.stringMatching(/^Cut a download whose client took no byte for 300 ms/),
+      ])
+    } finally {
+      reader.socket.destroy()
+    }
   })
 
   it('registers the storages of forRootAsync() while the app runs', async () => {
