@@ -33,6 +33,7 @@ export type { DownloadFile, FileLocation } from './files/download-file'
 export { PathFile, type PathFileInfo } from './files/path-file'
 export { StorageFile, type StoredFileInfo } from './files/storage-file'
 export { type VirtualContent, VirtualFile, type VirtualFileInit } from './files/virtual-file'
+export type { Logger } from './logger'
 export { serve } from './node/serve'
 // Hand-off: a reverse proxy or a bucket sends the bytes.
 export { type XAccelRedirectOptions, type XAccelRule, xAccelRedirect } from './offload/nginx'
@@ -45,7 +46,6 @@ export {
   xSendfile,
 } from './offload/x-sendfile'
 export type { RespondOptions } from './responder/options'
-export type { Logger } from './responder/send'
 // Signed, expiring URLs.
 export type { SignatureOptions, SigningKey } from './signing/options'
 export { type SignUrlOptions, signUrl, verifySignature } from './signing/signed-url'

@@ -5,8 +5,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { SignatureError } from '../errors'
+import { warn } from '../logger'
 import { statusAnswer } from '../responder/respond'
-import { warn } from '../responder/send'
 import { resolveSignatureOptions, type SignatureOptions } from '../signing/options'
 import { verifySignature } from '../signing/signed-url'
 

@@ -12,8 +12,9 @@ import type {
   RouteHandlerMethod,
 } from 'fastify'
 import { statusForError } from '../errors'
+import { warn } from '../logger'
 import { decide, reportRefusal } from '../node/serve'
-import { exactly, warn } from '../responder/send'
+import { exactly } from '../responder/send'
 import { bufferedBytes } from '../storage/source'
 import type { Decision, DownloadView, RouteParams } from '../views/download-view'
 import { DownloadHttpError } from './download-http-error'

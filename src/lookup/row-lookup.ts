@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto'
 import type { DataSource, EntityMetadata, ObjectLiteral } from 'typeorm'
 import { ConfigurationError, ServiceUnavailableError } from '../errors'
-import type { Logger } from '../responder/send'
+import type { Logger } from '../logger'
 import { BurstLog, databaseFault } from './database-errors'
 
 /** A column's metadata, named from the root entry (both TypeORM majors have it at this path). */

@@ -6,8 +6,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { DestinationNotAllowedError, SignatureError, statusForError, UpstreamError } from '../errors'
+import { type Logger, warn } from '../logger'
 import { statusAnswer } from '../responder/respond'
-import { type Logger, sendPlan, warn } from '../responder/send'
+import { sendPlan } from '../responder/send'
 import type { Decision, DownloadRequest, DownloadView, RouteParams } from '../views/download-view'
 
 /**

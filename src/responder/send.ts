@@ -6,38 +6,10 @@ import { type IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { type Logger, stderrLogger, warn } from '../logger'
 import { bufferedBytes, recyclerOf } from '../storage/source'
 import { DEFAULT_IDLE_TIMEOUT } from './options'
 import type { ResponsePlan } from './respond'
-
-/** Where stream failures are reported: once per failed response, never for a client that left. */
-export interface Logger {
-  error(message: string, error?: unknown): void
-  /** Refused requests (a bad signature): worth a line, not an alarm. Falls back to `error`. */
-  warn?(message: string): void
-}
-
-/** `logger.warn`, or `logger.error` for loggers that have no warn. */
-export function warn(logger: Logger, message: string): void {
-  if (logger.warn) logger.warn(message)
-  else logger.error(message)
-}
-
-/** Writes one line to standard error. */
-export const stderrLogger: Logger = {
-  error(message, error) {
-    const detail =
-      error instanceof Error
-        ? `: ${error.stack ?? error.message}`
-        : error === undefined
-          ? ''
-          : `: ${String(error)}`
-    process.stderr.write(`[typeorm-downloadview] ${message}${detail}\n`)
-  },
-  warn(message) {
-    process.stderr.write(`[typeorm-downloadview] ${message}\n`)
-  },
-}
 
 /** How {@link sendPlan} writes. */
 export interface SendOptions {

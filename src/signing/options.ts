@@ -1,7 +1,7 @@
 /** @module Signing keys and the options of signature checks, validated once at startup. */
 import { createSecretKey, type KeyObject } from 'node:crypto'
 import { ConfigurationError } from '../errors'
-import { type Logger, stderrLogger } from '../responder/send'
+import { type Logger, stderrLogger } from '../logger'
 
 /**
  * The fewest bytes a secret may have. RFC 2104 §3 discourages HMAC keys shorter than the hash

@@ -10,12 +10,12 @@ import { Readable, type Transform } from 'node:stream'
 import zlib from 'node:zlib'
 import { parse as parseDisposition } from 'content-disposition'
 import { asError, DestinationNotAllowedError, FileNotFoundError, UpstreamError } from '../errors'
+import type { DownloadFile, FileLocation } from '../files/download-file'
 import { ifRangeAllowsPartial } from '../responder/conditional'
 import { entityTag, isEntityTag } from '../responder/etag'
 import { parseHttpDate } from '../responder/http-date'
 import { coalesce, parseRange } from '../responder/range'
 import type { ByteRange } from '../storage/storage'
-import type { DownloadFile, FileLocation } from '../files/download-file'
 import type { DestinationGuard } from './http-guard'
 
 /** What the upstream client needs; the view validates every value. */

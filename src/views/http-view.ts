@@ -7,9 +7,9 @@ import http from 'node:http'
 import type { Agent as HttpsAgent } from 'node:https'
 import https from 'node:https'
 import { ConfigurationError, DestinationNotAllowedError } from '../errors'
+import { rejectUnknownViewOptions } from '../responder/options'
 import { firstSpan, HTTPFile, UpstreamClient } from '../upstream/http-file'
 import { DestinationGuard } from '../upstream/http-guard'
-import { rejectUnknownViewOptions } from '../responder/options'
 import { type DownloadRequest, DownloadView, type DownloadViewOptions, VIEW_OPTIONS } from './download-view'
 
 /** Options of {@link HTTPDownloadView}. */

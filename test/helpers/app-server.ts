@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { Logger } from '../../src/responder/send'
+import type { Logger } from '../../src/logger'
 
 /** A server listening on a free loopback port. */
 export interface AppServer {

@@ -17,7 +17,7 @@ import {
   VirtualDownloadView,
 } from '../../src'
 import { DownloadHttpError, downloadRoute, fastifyDownloads } from '../../src/fastify'
-import type { Logger } from '../../src/responder/send'
+import type { Logger } from '../../src/logger'
 import type { LocalStorage } from '../../src/storage/local-storage'
 import { exchange, exchangeOrHangUp, openSlowReader } from '../helpers/http-client'
 import { descriptorsOn, settle } from '../helpers/process-stats'

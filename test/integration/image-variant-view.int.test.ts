@@ -9,7 +9,7 @@ import { attachFile } from '../../src/columns/attach-file'
 import { StoredImage } from '../../src/columns/stored-image'
 import { downloadErrorHandler, toHandler } from '../../src/express/to-handler'
 import { ImageVariantView, type ImageVariantViewOptions } from '../../src/images/image-variant-view'
-import type { Logger } from '../../src/responder/send'
+import type { Logger } from '../../src/logger'
 import { storages } from '../../src/storage/registry'
 import { assertDownload, binaryParser } from '../../src/testing'
 import {

@@ -22,7 +22,7 @@ import {
   variantKey,
   variantPipeline,
 } from '../../../src/images/variants'
-import type { Logger } from '../../../src/responder/send'
+import type { Logger } from '../../../src/logger'
 import { MemoryStorage } from '../../../src/storage/memory-storage'
 import { images, NOT_AN_IMAGE, oversizedPng, truncatedPng } from '../../helpers/image-entities'
 import { CountingStorage } from '../../helpers/storage'

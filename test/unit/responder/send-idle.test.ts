@@ -10,8 +10,8 @@ import { createServer, type IncomingMessage, request, type Server } from 'node:h
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import type { Logger } from '../../../src/logger'
 import { serve } from '../../../src/node/serve'
-import type { Logger } from '../../../src/responder/send'
 import { PathDownloadView } from '../../../src/views/path-view'
 import { descriptorsOn, openDescriptors, settle } from '../../helpers/process-stats'
 

@@ -11,8 +11,9 @@ import { type AddressInfo, Socket } from 'node:net'
 import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { FileNotFoundError } from '../../../src/errors'
+import { type Logger, stderrLogger } from '../../../src/logger'
 import { type ResponsePlan, respond } from '../../../src/responder/respond'
-import { type Logger, sendPlan, stderrLogger } from '../../../src/responder/send'
+import { sendPlan } from '../../../src/responder/send'
 import { boundaryOf, MemoryFile, MODIFIED, NUMS, NUMS_SHA256, parseMultipart } from './fixtures'
 
 const MIB = 1024 * 1024

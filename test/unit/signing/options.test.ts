@@ -1,5 +1,5 @@
 import { ConfigurationError } from '../../../src/errors'
-import { stderrLogger } from '../../../src/responder/send'
+import { stderrLogger } from '../../../src/logger'
 import {
   isResolvedSignatureOptions,
   MIN_SECRET_BYTES,
