@@ -9,7 +9,6 @@ import { attachFile } from '../../src/columns/attach-file'
 import { StoredImage } from '../../src/columns/stored-image'
 import { downloadErrorHandler, toHandler } from '../../src/express/to-handler'
 import { ImageVariantView, type ImageVariantViewOptions } from '../../src/images/image-variant-view'
-import type { Logger } from '../../src/logger'
 import { storages } from '../../src/storage/registry'
 import { assertDownload, binaryParser } from '../../src/testing'
 import {
@@ -19,6 +18,7 @@ import {
   TestPhoto,
   truncatedPng,
 } from '../helpers/image-entities'
+import { recordingLogger } from '../helpers/recording-logger'
 import { CountingStorage, temporaryStorage } from '../helpers/storage'
 
 let dataSource: DataSource
@@ -32,18 +32,6 @@ let querySpies: jest.SpyInstance[]
 const queryCount = () => querySpies.reduce((sum, spy) => sum + spy.mock.calls.length, 0)
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex')
-
-/** A logger that keeps what it is given, errors and warnings apart. */
-function recordingLogger(): Logger & { errors: string[]; warnings: string[] } {
-  const errors: string[] = []
-  const warnings: string[] = []
-  return {
-    errors,
-    warnings,
-    error: (message) => errors.push(message),
-    warn: (message) => warnings.push(message),
-  }
-}
 
 /** A 16383 × 16383 PNG cut short: its header reads well, its pixels do not decode. */
 const TRUNCATED = truncatedPng()

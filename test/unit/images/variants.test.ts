@@ -22,25 +22,13 @@ import {
   variantKey,
   variantPipeline,
 } from '../../../src/images/variants'
-import type { Logger } from '../../../src/logger'
 import { MemoryStorage } from '../../../src/storage/memory-storage'
 import { images, NOT_AN_IMAGE, oversizedPng, truncatedPng } from '../../helpers/image-entities'
+import { recordingLogger } from '../../helpers/recording-logger'
 import { CountingStorage } from '../../helpers/storage'
 import { readAll, rejectionOf } from '../../helpers/streams'
 
 const SHA = createHash('sha256').update('source').digest('hex')
-
-/** A logger that keeps what it is given, errors and warnings apart. */
-function recordingLogger(): Logger & { errors: string[]; warnings: string[] } {
-  const errors: string[] = []
-  const warnings: string[] = []
-  return {
-    errors,
-    warnings,
-    error: (message) => errors.push(message),
-    warn: (message) => warnings.push(message),
-  }
-}
 
 /** A 16383 × 16383 PNG cut short inside its pixel data. */
 const TRUNCATED = truncatedPng()
