@@ -12,9 +12,8 @@ import type {
   RouteHandlerMethod,
 } from 'fastify'
 import { statusForError } from '../errors'
-import { warn } from '../logger'
 import { decide, reportRefusal } from '../node/serve'
-import { exactly } from '../responder/send'
+import { cutWhenIdle, exactly } from '../responder/send'
 import { bufferedBytes } from '../storage/source'
 import type { Decision, DownloadView, RouteParams } from '../views/download-view'
 import { DownloadHttpError } from './download-http-error'
@@ -122,15 +121,10 @@ async function sendDownload(
     body.destroy()
     return reply.send(bytes)
   }
-  // A client that stops reading would hold the socket and the file for as long as it stays. Node's
-  // socket timeout waits while a write is in progress (net.Socket's _onTimeout), as send.ts does.
-  if (idleTimeout > 0)
-    res.setTimeout(idleTimeout, () => {
-      // Nothing waits for the client: the source is the slow one, and the next byte re-arms this.
-      if (!(res.writableLength > 0)) return
-      warn(logger, `Cut a download whose client took no byte for ${idleTimeout} ms (option idleTimeout)`)
-      res.destroy()
-    })
+  // A client that stops reading would hold the socket and the file for as long as it stays: the
+  // same watch as sendPlan's (bytes waiting, none taken for idleTimeout), which leaves the socket's
+  // own timeout, and Fastify's connectionTimeout and onTimeout hooks, alone.
+  cutWhenIdle(res, body, idleTimeout, logger)
   const length = declared === undefined ? undefined : Number(declared)
   return reply.send(
     payload(body, length, res, (error) =>
