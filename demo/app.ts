@@ -6,11 +6,13 @@ import { Document } from '../entities/Document'
 import { Photo } from '../entities/Photo'
 import {
   ConfigurationError,
-  type DeliveryOption,
   type DownloadRequest,
+  type Handoff,
   HTTPDownloadView,
+  nginxFromBucket,
   ObjectDownloadView,
   PathDownloadView,
+  redirectToBucket,
   type SigningKey,
   StorageDownloadView,
   signUrl,
@@ -21,6 +23,7 @@ import { downloadErrorHandler, requireSignature, toHandler } from '../src/expres
 import { ImageVariantView } from '../src/images'
 import { indexPage } from './page'
 import { demoSigningKey } from './signing'
+import { documentUpload } from './upload'
 
 /** The internal nginx location that serves the media storage (docs/nginx.md). */
 export const MEDIA_LOCATION = '/protected/media/'
@@ -35,27 +38,29 @@ export interface DemoOptions {
   /** The keys `/signed/:slug/` accepts. @default the demo key (`SIGNING_SECRET` or the public one) */
   signingKeys?: SigningKey[]
   /**
-   * How the routes that serve the media storage (documents, photos, `/storage/`, `/signed/`)
-   * deliver their files. `redirect` and `x-accel` need a storage that presigns URLs (`STORAGE=s3`).
-   * @default from the environment: {@link deliveryFromEnv}
+   * Who sends the files of the routes that serve the media storage (documents, photos,
+   * `/storage/`, `/signed/`) instead of the app: `redirectToBucket()` or `nginxFromBucket()` need a
+   * storage that presigns URLs (`STORAGE=s3`).
+   * @default from the environment: {@link handoffFromEnv}
    */
-  delivery?: DeliveryOption
+  handoff?: Handoff
 }
 
 /** The nginx location the demo's `DELIVERY=x-accel` names unless `DELIVERY_LOCATION` says otherwise. */
 export const BUCKET_LOCATION = '/_bucket/'
 
 /**
- * The delivery the environment asks for: `DELIVERY=stream` (or unset) streams through the app;
- * `DELIVERY=redirect` redirects to presigned URLs; `DELIVERY=x-accel` has nginx fetch the objects
- * through the internal location `DELIVERY_LOCATION` (default `/_bucket/`, docs/scale-out.md).
- * Anything else throws a ConfigurationError that names the variable.
+ * The hand-off the environment asks for: `DELIVERY=stream` (or unset) streams through the app;
+ * `DELIVERY=redirect` redirects to presigned URLs (`redirectToBucket()`); `DELIVERY=x-accel` has
+ * nginx fetch the objects through the internal location `DELIVERY_LOCATION` (default `/_bucket/`,
+ * docs/scale-out.md; `nginxFromBucket()`). Anything else throws a ConfigurationError that names the
+ * variable.
  */
-export function deliveryFromEnv(env: NodeJS.ProcessEnv = process.env): DeliveryOption | undefined {
+export function handoffFromEnv(env: NodeJS.ProcessEnv = process.env): Handoff | undefined {
   const mode = env.DELIVERY
   if (mode === undefined || mode === '' || mode === 'stream') return undefined
-  if (mode === 'redirect') return mode
-  if (mode === 'x-accel') return { mode, location: env.DELIVERY_LOCATION || BUCKET_LOCATION }
+  if (mode === 'redirect') return redirectToBucket()
+  if (mode === 'x-accel') return nginxFromBucket({ location: env.DELIVERY_LOCATION || BUCKET_LOCATION })
   throw new ConfigurationError(`DELIVERY must be "stream", "redirect" or "x-accel", not "${mode}"`)
 }
 
@@ -76,6 +81,7 @@ export const ROUTES = {
   signed: '/signed/:slug/',
   photo: '/photos/:slug/',
   photoVariant: '/photos/:slug/variant/',
+  upload: '/documents/',
 } as const
 
 /**
@@ -100,9 +106,9 @@ async function* helloWorld(): AsyncGenerator<string> {
 export function buildApp(dataSource: DataSource, options: DemoOptions = {}): Express {
   const fixturesRoot = options.fixturesRoot ?? FIXTURES_ROOT
   const signingKeys = options.signingKeys ?? [demoSigningKey()]
-  const delivery = options.delivery ?? deliveryFromEnv()
-  // The views that serve the media storage: stream (the default), redirect or x-accel.
-  const media = delivery === undefined ? {} : { delivery }
+  const handoff = options.handoff ?? handoffFromEnv()
+  // The views that serve the media storage: streamed (the default), or handed off to the bucket.
+  const media = handoff === undefined ? {} : { handoff }
   const app = express()
   app.disable('x-powered-by')
   const object = { dataSource, entity: Document, ...media } as const
@@ -150,7 +156,7 @@ export function buildApp(dataSource: DataSource, options: DemoOptions = {}): Exp
       new StorageDownloadView({
         storage: 'default',
         path: 'hello-world.txt',
-        offload: xAccelRedirect({ rules: [{ storage: 'default', location: MEDIA_LOCATION }] }),
+        handoff: xAccelRedirect({ rules: [{ storage: 'default', location: MEDIA_LOCATION }] }),
       }),
     ),
   )
@@ -190,6 +196,9 @@ export function buildApp(dataSource: DataSource, options: DemoOptions = {}): Exp
       }),
     ),
   )
+
+  // Uploads: a form's file streamed into Document.file (receiveUpload), then the row saved.
+  app.post(ROUTES.upload, documentUpload(dataSource))
 
   app.get('/', async (_req, res, next) => {
     try {

@@ -53,6 +53,14 @@ export class DestinationNotAllowedError extends DownloadError {
   override name = 'DestinationNotAllowedError'
 }
 
+/**
+ * The request may not have the file, and the app wants it said (a view's `authorize` hook throws
+ * it): 403. To hide that the file exists, refuse with a 404 instead (the hook returns false).
+ */
+export class AccessDeniedError extends DownloadError {
+  override name = 'AccessDeniedError'
+}
+
 /** The database (or another service the lookup needs) cannot be reached right now: 503. */
 export class ServiceUnavailableError extends DownloadError {
   override name = 'ServiceUnavailableError'
@@ -71,12 +79,12 @@ export class UndecodableImageError extends DownloadError {
 }
 
 /**
- * A delivery that cannot be made for a reason that lies in the configuration, not in the request:
- * the file's storage cannot presign URLs, the file is not in a storage, or the storage made a URL
+ * A hand-off to the bucket that cannot be made for a reason that lies in the configuration, not in
+ * the request: the file's storage cannot presign URLs, the file is not in a storage, or the storage made a URL
  * that cannot go into a header. Views log it (once) and answer 500.
  */
-export class DeliveryError extends DownloadError {
-  override name = 'DeliveryError'
+export class HandoffError extends DownloadError {
+  override name = 'HandoffError'
 }
 
 /**
@@ -92,6 +100,26 @@ export class FileColumnError extends DownloadError {
   override name = 'FileColumnError'
 }
 
+/** The statuses an {@link UploadError} carries. */
+export type UploadErrorStatus = 400 | 413 | 415
+
+/**
+ * An upload that cannot be taken, with the status it answers: not a multipart form, no file in
+ * the expected field, a file in another field, a malformed form, or a client that left halfway
+ * (400); a file or a field larger than allowed (413); a file whose bytes are of a type not allowed
+ * (415). The message names the field and the limit, never a path.
+ */
+export class UploadError extends DownloadError {
+  override name = 'UploadError'
+  constructor(
+    message: string,
+    readonly status: UploadErrorStatus,
+    options?: ErrorOptions,
+  ) {
+    super(message, options)
+  }
+}
+
 /** Bad options given to a view, a column, a storage or a helper. Thrown at startup, never at request time. */
 export class ConfigurationError extends DownloadError {
   override name = 'ConfigurationError'
@@ -104,10 +132,16 @@ export class ConfigurationError extends DownloadError {
 export function statusForError(error: unknown): number | undefined {
   if (error instanceof FileNotFoundError || error instanceof UnsafePathError) return 404
   if (error instanceof BadPathError || error instanceof InvalidParameterError) return 400
-  if (error instanceof SignatureError || error instanceof DestinationNotAllowedError) return 403
+  if (
+    error instanceof SignatureError ||
+    error instanceof DestinationNotAllowedError ||
+    error instanceof AccessDeniedError
+  )
+    return 403
   if (error instanceof UpstreamError) return error.timedOut ? 504 : 502
   if (error instanceof ServiceUnavailableError) return 503
   if (error instanceof UndecodableImageError) return 422
+  if (error instanceof UploadError) return error.status
   return undefined
 }
 

@@ -11,21 +11,23 @@ export { type AttachFileOptions, type AttachSource, attachFile } from './columns
 export { FileColumn, type FileColumnOptions } from './columns/file-column'
 export { FileColumnSubscriber } from './columns/file-column-subscriber'
 export { hasFile, StoredFile } from './columns/stored-file'
-export type { DeliveryOption } from './delivery/options'
 // Errors, and the one table that maps them to statuses.
 export {
+  AccessDeniedError,
   BadPathError,
   ConfigurationError,
-  DeliveryError,
   DestinationNotAllowedError,
   DownloadError,
   FileColumnError,
   FileNotFoundError,
+  HandoffError,
   InvalidParameterError,
   ServiceUnavailableError,
   SignatureError,
   statusForError,
   UnsafePathError,
+  UploadError,
+  type UploadErrorStatus,
   UpstreamError,
 } from './errors'
 // What a view's getFile() returns.
@@ -33,19 +35,28 @@ export type { DownloadFile, FileLocation } from './files/download-file'
 export { PathFile, type PathFileInfo } from './files/path-file'
 export { StorageFile, type StoredFileInfo } from './files/storage-file'
 export { type VirtualContent, VirtualFile, type VirtualFileInit } from './files/virtual-file'
-export type { Logger } from './logger'
-export { serve } from './node/serve'
 // Hand-off: a reverse proxy or a bucket sends the bytes.
-export { type XAccelRedirectOptions, type XAccelRule, xAccelRedirect } from './offload/nginx'
-export type { Offload } from './offload/offload'
+export {
+  type RedirectStatus,
+  type RedirectToBucketOptions,
+  redirectToBucket,
+} from './handoff/bucket-redirect'
+export type { Handoff, HandoffOption, ProxyHandoff } from './handoff/handoff'
+export { type XAccelRedirectOptions, type XAccelRule, xAccelRedirect } from './handoff/nginx'
+export { type NginxFromBucketOptions, nginxFromBucket } from './handoff/nginx-bucket'
 export {
   type LighttpdSendfileOptions,
   lighttpdSendfile,
   type SendfileOptions,
   type SendfileRule,
   xSendfile,
-} from './offload/x-sendfile'
+} from './handoff/x-sendfile'
+export type { Logger } from './logger'
+export { serve } from './node/serve'
 export type { RespondOptions } from './responder/options'
+// Uploads: a form's file streamed into a file column.
+export type { ReceiveUploadOptions } from './uploads/options'
+export { type ReceivedUpload, receiveUpload, type UploadRequest } from './uploads/receive-upload'
 // Signed, expiring URLs.
 export type { SignatureOptions, SigningKey } from './signing/options'
 export { type SignUrlOptions, signUrl, verifySignature } from './signing/signed-url'

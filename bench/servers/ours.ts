@@ -14,14 +14,17 @@ import { writeFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import { findSourceMap } from 'node:module'
 import path from 'node:path'
+import { Not } from 'typeorm'
 import { buildApp, MEDIA_LOCATION } from '../../demo/app'
 import { Document } from '../../entities/Document'
 import { createDataSource } from '../../ormconfig'
 import { LocalStorage, ObjectDownloadView, storages, xAccelRedirect } from '../../src'
 import { downloadErrorHandler, toHandler } from '../../src/express'
 
-/** The bench-only route: ObjectDownloadView by slug, offloaded to nginx. */
+/** The bench-only route: ObjectDownloadView by slug, handed off to nginx. */
 export const X_ACCEL_ROUTE = '/bench/x-accel/:slug/'
+/** The bench-only route: the same view with a per-request scope (`where`), streamed by Node. */
+export const SCOPED_ROUTE = '/bench/scoped/:slug/'
 
 /** Writes the source maps tsx made for our modules (not node_modules) to `file`: path → payload. */
 function dumpSourceMaps(file: string): void {
@@ -53,7 +56,20 @@ async function main(): Promise<void> {
         entity: Document,
         lookup: 'slug',
         file: 'file',
-        offload: xAccelRedirect({ rules: [{ storage: 'default', location: MEDIA_LOCATION }] }),
+        handoff: xAccelRedirect({ rules: [{ storage: 'default', location: MEDIA_LOCATION }] }),
+      }),
+    ),
+  )
+  app.all(
+    SCOPED_ROUTE,
+    toHandler(
+      new ObjectDownloadView({
+        dataSource,
+        entity: Document,
+        lookup: 'slug',
+        file: 'file',
+        // One parameter per request, as `{ published: true }` would be; every bench row has a title.
+        where: () => ({ title: Not('') }),
       }),
     ),
   )

@@ -3,13 +3,16 @@
  * TypeORM's own embedded-column mechanism. No I/O, no DataSource.
  */
 import { Column } from 'typeorm'
-import { type Delivery, type DeliveryOption, resolveDelivery } from '../delivery/options'
 import { ConfigurationError } from '../errors'
+import type { Handoff } from '../handoff/handoff'
 import { rejectUnknownOptions } from '../options'
 import { DEFAULT_STORAGE } from '../storage/registry'
 import type { ContentProbe } from './content-probe'
 import { StoredFile } from './stored-file'
 import { type ImageField, StoredImage } from './stored-image'
+
+/** What becomes of a file that its row no longer points at: deleted after commit, or kept. */
+export type FileLifecycle = 'delete' | 'keep'
 
 /** Options of {@link FileColumn}. */
 export interface FileColumnOptions {
@@ -24,6 +27,20 @@ export interface FileColumnOptions {
    */
   nullable?: boolean
   /**
+   * What happens to the old file when a save points the column at another file or clears it
+   * (`null`): `'delete'` removes it from the storage once the transaction commits (unless another
+   * row still points at it); `'keep'` leaves it there.
+   * @default 'delete'
+   */
+  onReplace?: FileLifecycle
+  /**
+   * What happens to the file when its row is removed with `remove()`: `'delete'` removes it from the
+   * storage once the transaction commits (unless another row still points at it); `'keep'` leaves
+   * it there. `softRemove()` always keeps it, so that `recover()` finds it again.
+   * @default 'delete'
+   */
+  onRemove?: FileLifecycle
+  /**
    * The prefix of the database column names: `prefix + 'path'`, `prefix + 'size'`, …
    * @default the property name in snake case plus `_` (`anotherFile` → `another_file_`)
    */
@@ -34,12 +51,12 @@ export interface FileColumnOptions {
    */
   uploadTo?: string
   /**
-   * How ObjectDownloadView delivers this column's files when the view sets no `delivery`:
-   * `'stream'`, `'redirect'`, `{ mode: 'redirect', ... }` or `{ mode: 'x-accel', location }`
-   * (see DownloadViewOptions.delivery).
-   * @default undefined (stream)
+   * Who sends this column's files when an ObjectDownloadView sets no `handoff` of its own: a
+   * hand-off (`redirectToBucket()`, `nginxFromBucket({ location })`, `xAccelRedirect({...})`) or
+   * a list tried in order (see DownloadViewOptions.handoff).
+   * @default undefined (the app's hand-off, if any; else Node streams)
    */
-  delivery?: DeliveryOption
+  handoff?: Handoff | readonly Handoff[]
 }
 
 /** What the registry knows of one file column. */
@@ -51,8 +68,12 @@ export interface FileColumnMetadata {
   nullable: boolean
   prefix: string
   uploadTo: string
-  /** The column's default delivery, resolved; `undefined` when it sets none. */
-  delivery?: Delivery
+  /** What becomes of a replaced or cleared file (see FileColumnOptions.onReplace). */
+  onReplace: FileLifecycle
+  /** What becomes of the file of a removed row (see FileColumnOptions.onRemove). */
+  onRemove: FileLifecycle
+  /** The column's default hand-offs; `undefined` when it sets none. */
+  handoffs?: readonly Handoff[]
   /** Whether it is an `@ImageColumn()`: a StoredImage, with width, height, format and alpha columns. */
   image: boolean
   /** What reads the column's extra fields from the bytes (sharp, for an image column). */
@@ -66,7 +87,8 @@ const REGISTRY = Symbol.for('typeorm-downloadview.file-columns')
 const holder = globalThis as typeof globalThis & Record<symbol, FileColumnMetadata[] | undefined>
 holder[REGISTRY] ??= []
 const registry: FileColumnMetadata[] = holder[REGISTRY]
-const KNOWN_OPTIONS = new Set(['storage', 'nullable', 'prefix', 'uploadTo', 'delivery'])
+const KNOWN_OPTIONS = new Set(['storage', 'nullable', 'prefix', 'uploadTo', 'handoff'])
+const LIFECYCLE_OPTIONS = ['onReplace', 'onRemove'] as const
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/
 
 /**
@@ -93,7 +115,7 @@ export function FileColumn(options: FileColumnOptions = {}): PropertyDecorator {
 export function declareFileColumn(options: FileColumnOptions, probe?: ContentProbe): PropertyDecorator {
   const image = probe !== undefined
   const decorator = image ? '@ImageColumn' : '@FileColumn'
-  rejectUnknownOptions(options, KNOWN_OPTIONS, decorator)
+  rejectUnknownOptions(options, [...KNOWN_OPTIONS, ...LIFECYCLE_OPTIONS], decorator)
   const storage = options.storage ?? DEFAULT_STORAGE
   if (typeof storage !== 'string' || storage === '')
     throw new ConfigurationError(`${decorator}: option "storage" must be a non-empty string`)
@@ -108,6 +130,12 @@ export function declareFileColumn(options: FileColumnOptions, probe?: ContentPro
       `${decorator}: option "prefix" must be lower-case letters, digits and underscores`,
     )
   }
+  const [onReplace, onRemove] = LIFECYCLE_OPTIONS.map((option) => {
+    const value = options[option] ?? 'delete'
+    if (value !== 'delete' && value !== 'keep')
+      throw new ConfigurationError(`${decorator}: option "${option}" must be 'delete' or 'keep'`)
+    return value
+  }) as [FileLifecycle, FileLifecycle]
   if (
     options.uploadTo !== undefined &&
     (typeof options.uploadTo !== 'string' || !/^[\w-]+(\/[\w-]+)*$/.test(options.uploadTo))
@@ -116,7 +144,17 @@ export function declareFileColumn(options: FileColumnOptions, probe?: ContentPro
       `${decorator}: option "uploadTo" must be a relative key prefix such as "documents/files"`,
     )
   }
-  const delivery = resolveDelivery(options.delivery, decorator)
+  // Checked here without loading the hand-off module: a column only records what the view runs.
+  const handoffs =
+    options.handoff === undefined
+      ? undefined
+      : Array.isArray(options.handoff)
+        ? options.handoff
+        : [options.handoff]
+  if (handoffs && (handoffs.length === 0 || !handoffs.every((handoff) => typeof handoff === 'function')))
+    throw new ConfigurationError(
+      `${decorator}: option "handoff" must be a hand-off (redirectToBucket(), xAccelRedirect()...) or a list of them`,
+    )
 
   return (target: object, propertyKey: string | symbol) => {
     if (typeof propertyKey !== 'string')
@@ -167,10 +205,12 @@ export function declareFileColumn(options: FileColumnOptions, probe?: ContentPro
       nullable,
       prefix,
       uploadTo: options.uploadTo ?? `${snakeCase(entity.name)}/${snakeCase(propertyKey)}`,
+      onReplace,
+      onRemove,
       image,
       ...(probe && { probe }),
       columns,
-      ...(delivery && { delivery }),
+      ...(handoffs && { handoffs: Object.freeze([...handoffs]) as readonly Handoff[] }),
     })
   }
 }

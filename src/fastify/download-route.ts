@@ -12,7 +12,7 @@ import type {
   RouteHandlerMethod,
 } from 'fastify'
 import { statusForError } from '../errors'
-import { decide, reportRefusal } from '../node/serve'
+import { decide, openBody } from '../node/serve'
 import { cutWhenIdle, exactly } from '../responder/send'
 import { bufferedBytes } from '../storage/source'
 import type { Decision, DownloadView, RouteParams } from '../views/download-view'
@@ -91,13 +91,10 @@ async function sendDownload(
     throw fastifyError(error, reply)
   }
   const { plan, release } = decision
-  // The body is opened before any header is set: a file that is gone is still a 404.
   let body: Readable | undefined
   try {
-    body = plan.body && req.method !== 'HEAD' ? await plan.body() : undefined
+    body = await openBody(decision, req, logger)
   } catch (error) {
-    release()
-    reportRefusal(error, logger)
     throw fastifyError(error, reply)
   }
   if (res.destroyed) {

@@ -3,13 +3,13 @@
  * builds views from the app's DataSource, and answers a request with a view inside a controller
  * method, so that guards, interceptors and exception filters keep working around downloads.
  */
-import { IncomingMessage, ServerResponse } from 'node:http'
+import { type IncomingMessage, ServerResponse } from 'node:http'
 import { Readable } from 'node:stream'
 import { Inject, Injectable, type OnModuleDestroy, Optional, StreamableFile } from '@nestjs/common'
 import { HttpAdapterHost } from '@nestjs/core'
 import { DataSource, type ObjectLiteral } from 'typeorm'
 import { ConfigurationError } from '../errors'
-import { decide, reportRefusal } from '../node/serve'
+import { decide, openBody } from '../node/serve'
 import { statusAnswer } from '../responder/respond'
 import { cutWhenIdle, exactly } from '../responder/send'
 import { storages } from '../storage/registry'
@@ -18,12 +18,7 @@ import type { Decision, DownloadView, RouteParams } from '../views/download-view
 import { ObjectDownloadView, type ObjectDownloadViewOptions } from '../views/object-view'
 import { toHttpException } from './exceptions'
 import { DOWNLOAD_MODULE_OPTIONS, type DownloadModuleOptions } from './options'
-
-/**
- * What a controller gets with `@Req()`: Express's request (an `IncomingMessage`) or Fastify's
- * (which holds it in `raw`); both carry the route's `params`.
- */
-export type PlatformRequest = (IncomingMessage | { raw: IncomingMessage }) & { params?: unknown }
+import { nodeRequest, nodeResponse, type PlatformRequest, routeParamsOf } from './platform'
 
 /** Options of {@link Downloads.objectView}: ObjectDownloadView's, with the DataSource optional. */
 export type ObjectViewOptions<E extends ObjectLiteral> = Omit<
@@ -128,7 +123,7 @@ export class Downloads implements OnModuleDestroy {
     res: object,
     params: RouteParams = routeParamsOf(req),
   ): Promise<StreamableFile | undefined> {
-    const request = nodeRequest(req)
+    const request = nodeRequest(req, 'Downloads.respond()')
     const { logger } = view.sendOptions
     let decision: Decision
     try {
@@ -139,14 +134,16 @@ export class Downloads implements OnModuleDestroy {
     const { plan } = decision
     let source: Readable | undefined
     try {
-      // Opened before any header is set, so a file gone since the lookup is still a clean 404.
-      source = plan.body && request.method !== 'HEAD' ? await plan.body() : undefined
+      source = await openBody(decision, request, logger)
+    } catch (error) {
+      throw this.refusal(error, res)
+    }
+    try {
       this.setHead(res, plan.status, plan.headers)
     } catch (error) {
       source?.destroy()
       decision.release()
-      reportRefusal(error, logger)
-      throw this.refusal(error, res)
+      throw error
     }
     const headers: PlannedHeaders = {
       type: plan.headers['Content-Type'],
@@ -243,29 +240,6 @@ function storageEntries(options: DownloadModuleOptions | undefined): [string, St
   if (given === null || typeof given !== 'object' || Array.isArray(given))
     throw new ConfigurationError('DownloadModule: option "storages" must be an object of storages by name')
   return Object.entries(given)
-}
-
-/** Node's request inside the platform's. */
-function nodeRequest(req: PlatformRequest): IncomingMessage {
-  if (req instanceof IncomingMessage) return req
-  const raw = (req as { raw?: unknown } | null)?.raw
-  if (raw instanceof IncomingMessage) return raw
-  throw new ConfigurationError(
-    'Downloads.respond(): "req" must be the request of @Req() (Express, or Fastify with its raw request)',
-  )
-}
-
-/** Node's response inside the platform's, when it has one (Express's is one; Fastify's has `raw`). */
-function nodeResponse(res: object): ServerResponse | undefined {
-  if (res instanceof ServerResponse) return res
-  const raw = (res as { raw?: unknown }).raw
-  return raw instanceof ServerResponse ? raw : undefined
-}
-
-/** The route parameters the platform parsed. */
-function routeParamsOf(req: PlatformRequest): RouteParams {
-  const params = (req as { params?: unknown }).params
-  return params !== null && typeof params === 'object' ? (params as RouteParams) : {}
 }
 
 /**

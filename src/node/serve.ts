@@ -5,6 +5,7 @@
  * Fastify and NestJS adapters are thin edges around it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Readable } from 'node:stream'
 import { DestinationNotAllowedError, SignatureError, statusForError, UpstreamError } from '../errors'
 import { type Logger, warn } from '../logger'
 import { statusAnswer } from '../responder/respond'
@@ -68,4 +69,26 @@ export function reportRefusal(error: unknown, logger: Logger): void {
     error instanceof UpstreamError
   )
     warn(logger, error.message)
+}
+
+/**
+ * Opens the body of `decision` for an adapter that writes through its framework, before it sets
+ * any header, so that a file gone since the lookup is still a clean 404: `undefined` for HEAD and
+ * bodiless answers. When opening fails, what the file holds is released and the refusal logged
+ * (`reportRefusal`), and the error thrown for the adapter to map to its framework's error.
+ */
+export async function openBody(
+  decision: Decision,
+  req: IncomingMessage,
+  logger: Logger,
+): Promise<Readable | undefined> {
+  const { plan } = decision
+  if (!plan.body || req.method === 'HEAD') return undefined
+  try {
+    return await plan.body()
+  } catch (error) {
+    decision.release()
+    reportRefusal(error, logger)
+    throw error
+  }
 }

@@ -5,13 +5,17 @@
  */
 import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
-import { deliver } from '../delivery/deliver'
-import { type Delivery, type DeliveryOption, resolveDelivery } from '../delivery/options'
-import { canSign } from '../delivery/presigned'
-import { ConfigurationError, DeliveryError, FileNotFoundError } from '../errors'
+import { ConfigurationError, FileNotFoundError, HandoffError } from '../errors'
 import type { DownloadFile } from '../files/download-file'
+import {
+  applyHandoff,
+  type Handoff,
+  type HandoffOption,
+  handoffList,
+  requestHandoffs,
+} from '../handoff/handoff'
+import { canSign } from '../handoff/presigned'
 import { type Logger, stderrLogger } from '../logger'
-import { applyOffload, type Offload, requestOffloads } from '../offload/offload'
 import { type ResolvedRespondOptions, type RespondOptions, resolveRespondOptions } from '../responder/options'
 import { methodNotAllowed, planResponse, type ResponsePlan, statusAnswer } from '../responder/respond'
 import type { SignatureOptions } from '../signing/options'
@@ -29,7 +33,7 @@ export interface DownloadRequest {
 }
 
 /** The option names of {@link DownloadViewOptions}, for subclasses' unknown-option checks. */
-export const VIEW_OPTIONS: readonly string[] = ['logger', 'offload', 'signature', 'delivery']
+export const VIEW_OPTIONS: readonly string[] = ['logger', 'handoff', 'signature']
 
 /** Options every view takes. */
 export interface DownloadViewOptions extends RespondOptions {
@@ -39,39 +43,38 @@ export interface DownloadViewOptions extends RespondOptions {
    */
   logger?: Logger
   /**
-   * Reverse-proxy offload for this view: an offload (`xAccelRedirect({...})`) or several, tried in
-   * order. `false` turns off the offload that `offloadMiddleware()` set for the app.
-   * @default undefined (the app's offload, if `offloadMiddleware()` set one; else none)
+   * Who sends the bytes of this view's 200 and 206 answers instead of Node: a hand-off or a list
+   * tried in order, the first that takes a file wins (`xAccelRedirect()`, `xSendfile()`,
+   * `lighttpdSendfile()` for a reverse proxy reading local files; `redirectToBucket()`,
+   * `nginxFromBucket()` for objects in a bucket). 304, 412 and 416 are the app's answers whatever
+   * the hand-off. `false` turns hand-off off for this view, the app's included. See docs/nginx.md
+   * and docs/scale-out.md.
+   * @default undefined (ObjectDownloadView: the file column's `handoff`; then the app's, if
+   * `handoffMiddleware()` set one; else Node streams)
    */
-  offload?: Offload | Offload[] | false
+  handoff?: HandoffOption
   /**
    * Serve only signed, unexpired URLs (`signUrl()`): anything else is a 403, with the reason in
    * the log. The same options as `requireSignature()`.
    * @default undefined (no signature needed)
    */
   signature?: SignatureOptions
-  /**
-   * How the bytes of stored files reach the client: `'stream'` through the app; `'redirect'` (or
-   * `{ mode: 'redirect', status, expiresIn, maxAge }`) to a short-lived presigned URL of the
-   * object; `{ mode: 'x-accel', location, expiresIn }` through nginx, which fetches the object from
-   * the bucket. The last two need a storage that presigns URLs (S3Storage). 304, 412 and 416 are
-   * answered by the app in every mode. See docs/scale-out.md.
-   * @default 'stream' (ObjectDownloadView: the file column's `delivery`, if it has one)
-   */
-  delivery?: DeliveryOption
 }
 
 /** The base class of the views: subclasses implement `getFile()`. */
 export abstract class DownloadView {
   protected readonly respondOptions: ResolvedRespondOptions
   protected readonly logger: Logger
-  /** The view's own offloads; `undefined` means "the request's", `[]` means none. */
-  protected readonly offloads: readonly Offload[] | undefined
+  /**
+   * The hand-offs tried before the app's: the view's own (`[]` for `handoff: false`, which also
+   * drops the app's), or `undefined` for "the app's only". ObjectDownloadView puts its column's here.
+   */
+  protected handoffs: readonly Handoff[] | undefined
+  /** Whether `handoffs` is the view's own option, which replaces the app's. */
+  private readonly ownHandoffs: boolean
   private readonly checkSignature: ((req: SignedRequest) => void) | undefined
-  /** The `delivery` option, resolved; `undefined` when the view sets none (stream). */
-  protected delivery: Delivery | undefined
-  /** The delivery failures logged so far: each configuration problem is logged once. */
-  private readonly deliveryFailures = new Set<string>()
+  /** The hand-off failures logged so far: each configuration problem is logged once. */
+  private readonly handoffFailures = new Set<string>()
 
   constructor(options: DownloadViewOptions) {
     const owner = this.constructor.name
@@ -79,81 +82,73 @@ export abstract class DownloadView {
     this.logger = options.logger ?? stderrLogger
     if (options.logger !== undefined && typeof options.logger?.error !== 'function')
       throw new ConfigurationError(`${owner}: option "logger" must have an error() method`)
-    const offload = options.offload
-    if (offload === undefined) this.offloads = undefined
-    else if (offload === false) this.offloads = []
-    else {
-      const list = Array.isArray(offload) ? offload : [offload]
-      if (!list.every((item) => typeof item === 'function'))
-        throw new ConfigurationError(
-          `${owner}: option "offload" must be an offload (xAccelRedirect(), xSendfile()...), a list of them, or false`,
-        )
-      this.offloads = list
-    }
+    this.handoffs = handoffList(options.handoff, owner)
+    this.ownHandoffs = this.handoffs !== undefined
     this.checkSignature =
       options.signature === undefined ? undefined : signatureCheck(options.signature, owner)
-    this.delivery = resolveDelivery(options.delivery, owner)
   }
 
   /**
-   * Throws a ConfigurationError naming option "delivery" when the delivery needs presigned URLs and
-   * `storage`, the one the view serves from (when it is known at startup), cannot make them.
+   * Throws a ConfigurationError naming option "handoff" when every hand-off the view has needs
+   * presigned URLs and `storage`, the one the view serves from (when it is known at startup),
+   * cannot make them: each request would be a 500.
    */
-  protected checkDelivery(storage: Storage | undefined): void {
-    const mode = this.delivery?.mode
-    if (storage === undefined || mode === undefined || mode === 'stream' || canSign(storage)) return
+  protected checkHandoff(storage: Storage | undefined, option = 'handoff'): void {
+    const handoffs = this.handoffs
+    if (storage === undefined || !handoffs?.length || canSign(storage)) return
+    if (!handoffs.every((handoff) => handoff.presigns)) return
     throw new ConfigurationError(
-      `${this.constructor.name}: option "delivery" is '${mode}', which needs a storage that presigns URLs (signedUrl(), as S3Storage has); ${storage.name} has none`,
+      `${this.constructor.name}: option "${option}" hands off to the bucket, which needs a storage that presigns URLs (signedUrl(), as S3Storage has); ${storage.name} has none`,
     )
+  }
+
+  /**
+   * Adds `handoffs` (a file column's) after the view's own, unless the view set its own `handoff`
+   * option, which wins.
+   */
+  protected inheritHandoffs(handoffs: readonly Handoff[] | undefined): void {
+    if (!this.ownHandoffs && handoffs?.length) this.handoffs = handoffs
   }
 
   /** The file to serve for this request. Throw `FileNotFoundError` (404) and friends from here. */
   abstract getFile(request: DownloadRequest): Promise<DownloadFile>
 
   /**
-   * The response plan for `file`: the responder's, then the delivery's (a redirect, X-Accel-Redirect
-   * to the bucket), then offload's for plans still streamed. Override to adjust it.
+   * The response plan for `file`: the responder's, then the first hand-off's that takes it (the
+   * view's or its column's, then the app's). Override to adjust it.
    */
   protected plan(request: DownloadRequest, file: DownloadFile): ResponsePlan | Promise<ResponsePlan> {
     const plan = planResponse(request.req, file, this.respondOptions)
-    const delivery = this.delivery
-    if (delivery && delivery.mode !== 'stream' && plan.file && (plan.status === 200 || plan.status === 206))
-      return this.delivered(plan, delivery, request)
-    return this.offloaded(plan, request)
-  }
-
-  private offloaded(plan: ResponsePlan, request: DownloadRequest): ResponsePlan {
-    const offloads = this.offloads ?? requestOffloads(request.req)
-    return offloads?.length ? applyOffload(plan, offloads, request.req) : plan
+    const app = this.ownHandoffs ? undefined : requestHandoffs(request.req)
+    const own = this.handoffs ?? []
+    const handoffs = app?.length ? (own.length ? [...own, ...app] : app) : own
+    if (!handoffs.length) return plan
+    try {
+      const handed = applyHandoff(plan, handoffs, request.req, { headers: this.respondOptions.headers })
+      return handed instanceof Promise ? handed.catch((error) => this.failedHandoff(error)) : handed
+    } catch (error) {
+      return this.failedHandoff(error)
+    }
   }
 
   /**
-   * `plan` delivered; a delivery that the configuration makes impossible (a storage without
-   * signedUrl()) is a 500, logged once per problem, never a crash.
+   * The answer when a hand-off that the configuration makes impossible failed (a storage without
+   * signedUrl(), a generated file handed to the bucket): a 500, logged once per problem, never a
+   * crash. Other errors go on.
    */
-  private async delivered(
-    plan: ResponsePlan,
-    delivery: Delivery,
-    request: DownloadRequest,
-  ): Promise<ResponsePlan> {
-    let delivered: ResponsePlan
-    try {
-      delivered = await deliver(plan, delivery, { headers: this.respondOptions.headers })
-    } catch (error) {
-      if (!(error instanceof DeliveryError)) throw error
-      const message = `${this.constructor.name}: ${error.message}`
-      if (!this.deliveryFailures.has(message) && this.deliveryFailures.size < 100) {
-        this.deliveryFailures.add(message)
-        this.logger.error(message)
-      }
-      const answer = statusAnswer(500)
-      return {
-        status: 500,
-        headers: answer.headers,
-        body: async () => Readable.from([Buffer.from(answer.text)]),
-      }
+  private failedHandoff(error: unknown): ResponsePlan {
+    if (!(error instanceof HandoffError)) throw error
+    const message = `${this.constructor.name}: ${error.message}`
+    if (!this.handoffFailures.has(message) && this.handoffFailures.size < 100) {
+      this.handoffFailures.add(message)
+      this.logger.error(message)
     }
-    return this.offloaded(delivered, request)
+    const answer = statusAnswer(500)
+    return {
+      status: 500,
+      headers: answer.headers,
+      body: async () => Readable.from([Buffer.from(answer.text)]),
+    }
   }
 
   /**
@@ -179,7 +174,7 @@ export abstract class DownloadView {
     const release = () => file.release?.()
     try {
       const planned = this.plan(request, file)
-      // Only a delivery presigns (async): streamed plans go out without another tick.
+      // Only a bucket hand-off presigns (async): other plans go out without another tick.
       return { plan: planned instanceof Promise ? await planned : planned, release }
     } catch (error) {
       release()

@@ -77,8 +77,8 @@ export class StorageDownloadView extends DownloadView {
         `${owner}: option "storage" must be a Storage or a registered storage name`,
       )
     this.storage = storage
-    // A storage given as an object, or a name already registered, is checked for the delivery now.
-    this.checkDelivery(typeof storage === 'string' ? storages.tryGet(storage) : storage)
+    // A storage given as an object, or a name already registered, is checked for the hand-off now.
+    this.checkHandoff(typeof storage === 'string' ? storages.tryGet(storage) : storage)
     if (options.path !== undefined && (typeof options.path !== 'string' || options.path === ''))
       throw new ConfigurationError(`${owner}: option "path" must be a non-empty string`)
     this.path = options.path

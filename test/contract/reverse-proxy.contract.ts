@@ -51,7 +51,7 @@ export const CUSTOM_HEADER_ROUTE = '/custom-header/:slug/'
 
 /**
  * Mounts on `app` the view the contract needs beside the demo's: Document.file by slug, with the
- * header `X-Demo: 1` and `options` (a delivery, say).
+ * header `X-Demo: 1` and `options` (a hand-off, say).
  */
 export function customHeaderRoute(
   app: express.Express,

@@ -1,5 +1,5 @@
 /**
- * A real nginx in front of the app for the `x-accel` delivery: the configuration that
+ * A real nginx in front of the app for nginxFromBucket(): the configuration that
  * docs/scale-out.md documents, with an `internal` location that proxies to an S3-compatible
  * endpoint (s3rver on loopback in the tests), started and stopped by the test.
  */
@@ -7,7 +7,7 @@ import { appLocationBlock, nginxPreamble, type RunningNginx, startNginxWith } fr
 
 /** What the bucket location needs. */
 export interface BucketLocation {
-  /** The delivery's `location` (`/_bucket/`). */
+  /** nginxFromBucket()'s `location` (`/_bucket/`). */
   location: string
   /** The `upstream` block that names the bucket's endpoint (`bucket`). */
   upstream: string
@@ -108,7 +108,7 @@ export interface BucketNginxOptions {
    * @default `127.0.0.1:<bucketPort>`
    */
   bucketHost?: string
-  /** The delivery's `location`. @default '/_bucket/' */
+  /** nginxFromBucket()'s `location`. @default '/_bucket/' */
   location?: string
   extraHeaders?: string[]
 }
@@ -144,7 +144,7 @@ ${bucketLocationBlock({
  * status: the bucket's port shows that nginx fetched the bytes from the bucket.
  */
 export function startBucketNginx(options: BucketNginxOptions): Promise<RunningNginx> {
-  return startNginxWith('the x-accel delivery test', 'downloadview-nginx-bucket-', (dir, port) =>
+  return startNginxWith('the nginxFromBucket() test', 'downloadview-nginx-bucket-', (dir, port) =>
     bucketNginxConfig({ ...options, dir, port }),
   )
 }

@@ -8,8 +8,8 @@ import request from 'supertest'
 import type { DataSource, Repository } from 'typeorm'
 import { Document } from '../../entities/Document'
 import { FileNotFoundError, ObjectDownloadView, StoredFile, signUrl, storages } from '../../src'
-import { downloadErrorHandler, offloadMiddleware, requireSignature, toHandler } from '../../src/express'
-import { xAccelRedirect } from '../../src/offload/nginx'
+import { downloadErrorHandler, handoffMiddleware, requireSignature, toHandler } from '../../src/express'
+import { xAccelRedirect } from '../../src/handoff/nginx'
 import { assertDownload, binaryParser } from '../../src/testing'
 import { createTestDataSource, resetDatabase } from '../helpers/database'
 import { temporaryStorage } from '../helpers/storage'
@@ -48,7 +48,7 @@ afterAll(async () => {
 /** What downloadErrorHandler() logged. */
 const logged: string[] = []
 
-/** The app of the README on `framework`, plus the signature and offload middlewares. */
+/** The app of the README on `framework`, plus the signature and hand-off middlewares. */
 function appOn(framework: Express) {
   const app = framework()
   const view = new ObjectDownloadView({ dataSource, entity: Document, lookup: 'slug', file: 'file' })
@@ -56,7 +56,7 @@ function appOn(framework: Express) {
   app.all('/signed/:slug', requireSignature({ keys: [KEY] }), toHandler(view))
   app.all(
     '/offloaded/:slug',
-    offloadMiddleware(xAccelRedirect({ rules: [{ storage: 'default', location: '/protected/' }] })),
+    handoffMiddleware(xAccelRedirect({ rules: [{ storage: 'default', location: '/protected/' }] })),
     toHandler(view),
   )
   app.get('/fails', (_req, _res, next) => next(new FileNotFoundError('No file at "x" in the test')))
@@ -124,7 +124,7 @@ describe.each([
     assertDownload(response, { content: '123456789' })
   })
 
-  it('lets offloadMiddleware() hand the bytes to nginx', async () => {
+  it('lets handoffMiddleware() hand the bytes to nginx', async () => {
     const response = await request(app).get('/offloaded/nums')
     expect(response.status).toBe(200)
     expect(response.headers['x-accel-redirect']).toBe('/protected/docs/nums.txt')

@@ -1,8 +1,8 @@
 /**
  * X-Sendfile through a real Apache (mod_xsendfile) and a real lighttpd (mod_proxy "x-sendfile"):
- * the demo app behind offloadMiddleware(xSendfile()), each server in front with the configuration
+ * the demo app behind handoffMiddleware(xSendfile()), each server in front with the configuration
  * of docs/apache-lighttpd.md. Fails (never skips) without apache2, mod_xsendfile or lighttpd.
- * What the app answers on its own is in test/integration/offload.int.test.ts, which needs no server.
+ * What the app answers on its own is in test/integration/handoff-proxy.int.test.ts, which needs no server.
  * The checks every server in front of the app passes are test/contract/reverse-proxy.contract.ts.
  */
 import { chmod, readdir } from 'node:fs/promises'
@@ -11,8 +11,9 @@ import express from 'express'
 import { buildApp } from '../../demo/app'
 import { StorageDownloadView } from '../../src'
 import { toHandler } from '../../src/express'
-import { type Offload, offloadMiddleware } from '../../src/offload/offload'
-import { lighttpdSendfile, xSendfile } from '../../src/offload/x-sendfile'
+import { handoffMiddleware } from '../../src/express/handoff-middleware'
+import type { Handoff } from '../../src/handoff/handoff'
+import { lighttpdSendfile, xSendfile } from '../../src/handoff/x-sendfile'
 import { assertDownload } from '../../src/testing'
 import { customHeaderRoute, describeReverseProxyContract } from '../contract/reverse-proxy.contract'
 import { type RunningServer, startApache } from '../helpers/apache'
@@ -50,19 +51,19 @@ beforeAll(async () => {
 })
 
 /** The app behind one server: the demo and a few views, offloaded with `offload`. */
-function outerApp(offload: Offload): express.Express {
+function outerApp(handoff: Handoff): express.Express {
   const mediaRoot = demo.root
   const outer = express()
   outer.disable('x-powered-by')
   outer.use(answers.record)
-  outer.use(offloadMiddleware(offload))
+  outer.use(handoffMiddleware(handoff))
   outer.all('/media/*path', toHandler(new StorageDownloadView({ storage: 'default' })))
   outer.all(
     '/encoded/media/*path',
     toHandler(
       new StorageDownloadView({
         storage: 'default',
-        offload: xSendfile({ rules: [{ root: mediaRoot }], proxyUnescapes: true }),
+        handoff: xSendfile({ rules: [{ root: mediaRoot }], proxyUnescapes: true }),
       }),
     ),
   )
@@ -71,7 +72,7 @@ function outerApp(offload: Offload): express.Express {
     toHandler(
       new StorageDownloadView({
         storage: 'default',
-        offload: lighttpdSendfile({ rules: [{ root: mediaRoot }], header: 'X-Lighttpd-Send-File' }),
+        handoff: lighttpdSendfile({ rules: [{ root: mediaRoot }], header: 'X-Lighttpd-Send-File' }),
       }),
     ),
   )

@@ -1,34 +1,35 @@
-/** DownloadView's own options: offload (per view, from the app, opted out) and signature. */
+/** DownloadView's own options: handoff (per view, from the app, opted out) and signature. */
 import express from 'express'
 import request from 'supertest'
 import { ConfigurationError } from '../../../src/errors'
 import { toHandler } from '../../../src/express'
+import { handoffMiddleware } from '../../../src/express/handoff-middleware'
+import type { Handoff } from '../../../src/handoff/handoff'
 import type { Logger } from '../../../src/logger'
-import { type Offload, offloadMiddleware } from '../../../src/offload/offload'
 import { signUrl } from '../../../src/signing/signed-url'
 import { VirtualDownloadView, type VirtualDownloadViewOptions } from '../../../src/views/virtual-view'
 
-/** An offload that marks the plan, so a test can see whether it ran. */
+/** A hand-off that marks the plan, so a test can see whether it ran. */
 const marking =
-  (mark: string): Offload =>
+  (mark: string): Handoff =>
   (plan) => ({
     ...plan,
     headers: { ...plan.headers, 'X-Offloaded-By': mark, 'Content-Length': '0' },
     body: undefined,
   })
 
-const declining: Offload = () => undefined
+const declining: Handoff = () => undefined
 
-function appWith(options: Partial<VirtualDownloadViewOptions>, appOffload?: Offload) {
+function appWith(options: Partial<VirtualDownloadViewOptions>, appHandoff?: Handoff) {
   const app = express()
-  if (appOffload) app.use(offloadMiddleware(appOffload))
+  if (appHandoff) app.use(handoffMiddleware(appHandoff))
   const view = new VirtualDownloadView({ name: 'hello.txt', content: 'Hello world!\n', ...options })
   app.all('/file', toHandler(view))
   return app
 }
 
-describe('DownloadView option "offload"', () => {
-  describe('when it is not set and the app has no offload', () => {
+describe('DownloadView option "handoff"', () => {
+  describe('when it is not set and the app has no hand-off', () => {
     it('streams the file', async () => {
       const response = await request(appWith({})).get('/file')
       expect(response.text).toBe('Hello world!\n')
@@ -36,46 +37,48 @@ describe('DownloadView option "offload"', () => {
     })
   })
 
-  describe('when the app set one with offloadMiddleware()', () => {
-    it('offloads the view', async () => {
+  describe('when the app set one with handoffMiddleware()', () => {
+    it('hands the view off', async () => {
       const response = await request(appWith({}, marking('app'))).get('/file')
       expect(response.headers['x-offloaded-by']).toBe('app')
       expect(response.text).toBe('')
     })
 
-    it("lets the view's own offload win", async () => {
-      const response = await request(appWith({ offload: marking('view') }, marking('app'))).get('/file')
+    it("lets the view's own hand-off win", async () => {
+      const response = await request(appWith({ handoff: marking('view') }, marking('app'))).get('/file')
       expect(response.headers['x-offloaded-by']).toBe('view')
     })
 
     it('streams when the view opts out with false', async () => {
-      const response = await request(appWith({ offload: false }, marking('app'))).get('/file')
+      const response = await request(appWith({ handoff: false }, marking('app'))).get('/file')
       expect(response.headers['x-offloaded-by']).toBeUndefined()
       expect(response.text).toBe('Hello world!\n')
     })
   })
 
   describe('when it is a list', () => {
-    it('uses the first offload that takes the plan', async () => {
-      const response = await request(appWith({ offload: [declining, marking('second')] })).get('/file')
+    it('uses the first hand-off that takes the plan', async () => {
+      const response = await request(appWith({ handoff: [declining, marking('second')] })).get('/file')
       expect(response.headers['x-offloaded-by']).toBe('second')
     })
 
     it('streams when none takes it', async () => {
-      const response = await request(appWith({ offload: [declining] })).get('/file')
+      const response = await request(appWith({ handoff: [declining] })).get('/file')
       expect(response.text).toBe('Hello world!\n')
     })
   })
 
   describe('for answers without a body', () => {
-    it('does not offload HEAD', async () => {
-      const response = await request(appWith({ offload: marking('view') })).head('/file')
-      expect(response.headers['x-offloaded-by']).toBeUndefined()
-      expect(response.headers['content-length']).toBe('13')
+    it('offers HEAD to the hand-off, which decides (a redirect answers it, a proxy declines it)', async () => {
+      const marked = await request(appWith({ handoff: marking('view') })).head('/file')
+      expect(marked.headers['x-offloaded-by']).toBe('view')
+      const declined = await request(appWith({ handoff: declining })).head('/file')
+      expect(declined.headers['x-offloaded-by']).toBeUndefined()
+      expect(declined.headers['content-length']).toBe('13')
     })
 
-    it('does not offload a 304', async () => {
-      const app = appWith({ offload: marking('view'), etag: '"v1"' })
+    it('does not hand off a 304', async () => {
+      const app = appWith({ handoff: marking('view'), etag: '"v1"' })
       const response = await request(app).get('/file').set('If-None-Match', '"v1"')
       expect(response.status).toBe(304)
       expect(response.headers['x-offloaded-by']).toBeUndefined()
@@ -88,9 +91,9 @@ describe('DownloadView option "offload"', () => {
     ['a list with a non-function', [declining, 'nginx']],
   ])('refuses %s with a ConfigurationError naming it', (_label, value) => {
     const build = () =>
-      new VirtualDownloadView({ name: 'a.txt', content: 'a', offload: value as unknown as Offload })
+      new VirtualDownloadView({ name: 'a.txt', content: 'a', handoff: value as unknown as Handoff })
     expect(build).toThrow(ConfigurationError)
-    expect(build).toThrow(/option "offload"/)
+    expect(build).toThrow(/option "handoff"/)
   })
 })
 

@@ -405,7 +405,7 @@ describe('HTTPDownloadView options', () => {
     })
 
     it('accepts logger and offload', () => {
-      expect(() => build({ logger: { error: () => {} }, offload: false })).not.toThrow()
+      expect(() => build({ logger: { error: () => {} }, handoff: false })).not.toThrow()
     })
   })
 

@@ -8,7 +8,7 @@ import { BadPathError, ConfigurationError, FileNotFoundError, UnsafePathError } 
 import type { DownloadFile } from '../../../src/files/download-file'
 import { PathFile } from '../../../src/files/path-file'
 import { StorageFile } from '../../../src/files/storage-file'
-import type { Offload } from '../../../src/offload/offload'
+import type { Handoff } from '../../../src/handoff/handoff'
 import type { ResponsePlan } from '../../../src/responder/respond'
 import type { DownloadRequest, RouteParams } from '../../../src/views/download-view'
 import { PathDownloadView, type PathDownloadViewOptions } from '../../../src/views/path-view'
@@ -271,19 +271,19 @@ describe('PathDownloadView other options', () => {
     expect(plan.headers['Cache-Control']).toBe('no-cache')
   })
 
-  it('hands the path location to its offload', async () => {
+  it('hands the path location to its hand-off', async () => {
     const seen: unknown[] = []
-    const offload: Offload = (plan) => {
+    const handoff: Handoff = (plan) => {
       seen.push(plan.file?.location)
       return { status: 200, headers: { 'X-Offloaded': 'yes' } }
     }
-    const plan = await planFor(new PathDownloadView({ path: NUMS, offload }), requestWith({}))
+    const plan = await planFor(new PathDownloadView({ path: NUMS, handoff }), requestWith({}))
     expect(plan.headers['X-Offloaded']).toBe('yes')
     expect(seen).toEqual([{ kind: 'path', path: NUMS }])
   })
 
-  it('streams the file itself with offload: false', async () => {
-    const plan = await planFor(new PathDownloadView({ path: NUMS, offload: false }), requestWith({}))
+  it('streams the file itself with handoff: false', async () => {
+    const plan = await planFor(new PathDownloadView({ path: NUMS, handoff: false }), requestWith({}))
     expect(plan.body).toBeDefined()
     expect(plan.headers['Content-Length']).toBe('9')
   })

@@ -1,9 +1,10 @@
 /** @module StorageDownloadView: its options, and the StorageFile it finds for a request. */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 import { BadPathError, ConfigurationError, FileNotFoundError, UnsafePathError } from '../../../src/errors'
+import { handoffMiddleware } from '../../../src/express/handoff-middleware'
 import type { DownloadFile } from '../../../src/files/download-file'
 import { StorageFile } from '../../../src/files/storage-file'
-import { type Offload, offloadMiddleware } from '../../../src/offload/offload'
+import type { Handoff } from '../../../src/handoff/handoff'
 import type { ResponsePlan } from '../../../src/responder/respond'
 import { MemoryStorage } from '../../../src/storage/memory-storage'
 import { storages } from '../../../src/storage/registry'
@@ -190,10 +191,10 @@ describe('StorageDownloadView other options', () => {
     expect(make).toThrow('option "logger"')
   })
 
-  it('throws a ConfigurationError naming an offload that is not a function', () => {
-    const make = () => build({ offload: ['nginx'] as unknown as Offload[] })
+  it('throws a ConfigurationError naming a hand-off that is not a function', () => {
+    const make = () => build({ handoff: ['nginx'] as unknown as Handoff[] })
     expect(make).toThrow(ConfigurationError)
-    expect(make).toThrow('option "offload"')
+    expect(make).toThrow('option "handoff"')
   })
 })
 
@@ -241,28 +242,28 @@ describe('StorageDownloadView respond options', () => {
   })
 })
 
-describe('StorageDownloadView option "offload"', () => {
-  const marker: Offload = (plan) => ({ status: 200, headers: { 'X-Offloaded': plan.file?.name ?? '' } })
+describe('StorageDownloadView option "handoff"', () => {
+  const marker: Handoff = (plan) => ({ status: 200, headers: { 'X-Offloaded': plan.file?.name ?? '' } })
 
-  /** A request that went through offloadMiddleware(marker). */
+  /** A request that went through handoffMiddleware(marker). */
   function offloadedRequest(): DownloadRequest {
     const request = requestWith({ path: 'docs/nums.txt' })
-    offloadMiddleware(marker)(request.req, undefined, () => undefined)
+    handoffMiddleware(marker)(request.req, undefined, () => undefined)
     return request
   }
 
-  it("rewrites the plan with the view's own offload", async () => {
-    const plan = await planFor(build({ offload: marker }), requestWith({ path: 'docs/nums.txt' }))
+  it("rewrites the plan with the view's own hand-off", async () => {
+    const plan = await planFor(build({ handoff: marker }), requestWith({ path: 'docs/nums.txt' }))
     expect(plan.headers['X-Offloaded']).toBe('nums.txt')
   })
 
-  it("uses the request's offload when absent", async () => {
+  it("uses the request's hand-off when absent", async () => {
     const plan = await planFor(build(), offloadedRequest())
     expect(plan.headers['X-Offloaded']).toBe('nums.txt')
   })
 
-  it("ignores the request's offload with offload: false", async () => {
-    const plan = await planFor(build({ offload: false }), offloadedRequest())
+  it("ignores the request's hand-off with handoff: false", async () => {
+    const plan = await planFor(build({ handoff: false }), offloadedRequest())
     expect(plan.headers['X-Offloaded']).toBeUndefined()
     expect(plan.status).toBe(200)
   })

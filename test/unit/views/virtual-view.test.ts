@@ -269,7 +269,7 @@ describe('VirtualDownloadView other options', () => {
     const seen: unknown[] = []
     const plan = await planFor(
       build({
-        offload: (offered) => {
+        handoff: (offered) => {
           seen.push(offered.file?.location)
           return undefined
         },

@@ -1,4 +1,4 @@
-/** The `delivery` option on views and on @FileColumn(): wiring, startup checks, request-time failures. */
+/** Bucket hand-offs on views and on @FileColumn(): wiring, startup checks, request-time failures. */
 import express from 'express'
 import request from 'supertest'
 import { Entity, PrimaryGeneratedColumn } from 'typeorm'
@@ -6,8 +6,10 @@ import { FileColumn, getFileColumn } from '../../../src/columns/file-column'
 import type { StoredFile } from '../../../src/columns/stored-file'
 import { ConfigurationError } from '../../../src/errors'
 import { toHandler } from '../../../src/express'
+import { redirectToBucket } from '../../../src/handoff/bucket-redirect'
+import type { Handoff } from '../../../src/handoff/handoff'
+import { nginxFromBucket } from '../../../src/handoff/nginx-bucket'
 import type { Logger } from '../../../src/logger'
-import type { Offload } from '../../../src/offload/offload'
 import { MemoryStorage } from '../../../src/storage/memory-storage'
 import { storages } from '../../../src/storage/registry'
 import type { DownloadView } from '../../../src/views/download-view'
@@ -16,10 +18,12 @@ import { VirtualDownloadView } from '../../../src/views/virtual-view'
 import { NUMS } from '../responder/fixtures'
 import { PresigningStorage } from './fixtures'
 
+const PDF_HANDOFF = redirectToBucket({ expiresIn: 120 })
+
 @Entity()
 class Report {
   @PrimaryGeneratedColumn() id!: number
-  @FileColumn({ delivery: { mode: 'redirect', expiresIn: 120 } }) pdf!: StoredFile | null
+  @FileColumn({ handoff: PDF_HANDOFF }) pdf!: StoredFile | null
   @FileColumn() scan!: StoredFile | null
 }
 
@@ -47,7 +51,7 @@ afterEach(() => storages.clear())
 const storageView = (options: Partial<StorageDownloadViewOptions>) =>
   new StorageDownloadView({ storage: bucket, ...options })
 
-describe('StorageDownloadView option "delivery"', () => {
+describe('StorageDownloadView option "handoff" to the bucket', () => {
   it('streams by default', async () => {
     const response = await request(appFor(storageView({}))).get('/media/nums.txt')
     expect(response.status).toBe(200)
@@ -55,8 +59,10 @@ describe('StorageDownloadView option "delivery"', () => {
     expect(bucket.signed).toEqual([])
   })
 
-  it("redirects with 'redirect'", async () => {
-    const response = await request(appFor(storageView({ delivery: 'redirect' }))).get('/media/nums.txt')
+  it('redirects with redirectToBucket()', async () => {
+    const response = await request(appFor(storageView({ handoff: redirectToBucket() }))).get(
+      '/media/nums.txt',
+    )
     expect(response.status).toBe(302)
     expect(response.headers.location).toMatch(/^https:\/\/s3\.example\.com\/media\/nums\.txt\?/)
     expect(response.headers['cache-control']).toBe('private, max-age=60')
@@ -64,7 +70,7 @@ describe('StorageDownloadView option "delivery"', () => {
   })
 
   it('answers a revalidation with 304, before any redirect', async () => {
-    const app = appFor(storageView({ delivery: 'redirect' }))
+    const app = appFor(storageView({ handoff: redirectToBucket() }))
     const { modifiedAt } = await bucket.stat('nums.txt')
     const response = await request(app)
       .get('/media/nums.txt')
@@ -75,13 +81,15 @@ describe('StorageDownloadView option "delivery"', () => {
   })
 
   it('answers a missing key with 404, before any redirect', async () => {
-    const response = await request(appFor(storageView({ delivery: 'redirect' }))).get('/media/none.txt')
+    const response = await request(appFor(storageView({ handoff: redirectToBucket() }))).get(
+      '/media/none.txt',
+    )
     expect(response.status).toBe(404)
     expect(bucket.signed).toEqual([])
   })
 
-  it('sends X-Accel-Redirect with x-accel', async () => {
-    const view = storageView({ delivery: { mode: 'x-accel', location: '/_bucket/' } })
+  it('sends X-Accel-Redirect with nginxFromBucket()', async () => {
+    const view = storageView({ handoff: nginxFromBucket({ location: '/_bucket/' }) })
     const response = await request(appFor(view)).get('/media/nums.txt').set('Range', 'bytes=2-5')
     expect(response.status).toBe(200)
     expect(response.headers['x-accel-redirect']).toMatch(/^\/_bucket\/media\/nums\.txt\?X-Amz-Expires=60&/)
@@ -89,48 +97,42 @@ describe('StorageDownloadView option "delivery"', () => {
     expect(response.headers['content-length']).toBe('0')
   })
 
-  it('does not offload a redirect', async () => {
-    const marking: Offload = (plan) => ({ ...plan, headers: { ...plan.headers, 'X-Offloaded': '1' } })
-    const response = await request(appFor(storageView({ delivery: 'redirect', offload: marking }))).get(
+  it('tries no hand-off after the redirect took the file', async () => {
+    const marking: Handoff = (plan) => ({ ...plan, headers: { ...plan.headers, 'X-Offloaded': '1' } })
+    const response = await request(appFor(storageView({ handoff: [redirectToBucket(), marking] }))).get(
       '/media/nums.txt',
     )
     expect(response.status).toBe(302)
     expect(response.headers['x-offloaded']).toBeUndefined()
   })
 
-  it('still offloads what x-accel leaves to the app (several ranges)', async () => {
-    const marking: Offload = (plan) => ({
+  it('goes on to the next hand-off for what nginxFromBucket() leaves (several ranges)', async () => {
+    const marking: Handoff = (plan) => ({
       ...plan,
       headers: { ...plan.headers, 'X-Offloaded': '1', 'Content-Length': '0' },
       body: undefined,
     })
-    const view = storageView({ delivery: { mode: 'x-accel', location: '/_bucket/' }, offload: marking })
+    const view = storageView({ handoff: [nginxFromBucket({ location: '/_bucket/' }), marking] })
     const response = await request(appFor(view)).get('/media/nums.txt').set('Range', 'bytes=0-1,4-5')
     expect(response.headers['x-offloaded']).toBe('1')
     expect(response.headers['x-accel-redirect']).toBeUndefined()
   })
 
   describe('at startup', () => {
-    it('refuses a mode it does not know, naming the option', () => {
-      expect(() => storageView({ delivery: 'sendfile' as 'stream' })).toThrow(
+    it('refuses what is no hand-off, naming the option', () => {
+      expect(() => storageView({ handoff: 'redirect' as unknown as Handoff })).toThrow(
         new ConfigurationError(
-          `StorageDownloadView: option "delivery" must be 'stream', 'redirect', or { mode, ... }`,
+          'StorageDownloadView: option "handoff" must be a hand-off (xAccelRedirect(), xSendfile(), redirectToBucket()...), a list of them, or false',
         ),
-      )
-    })
-
-    it('refuses x-accel without a location', () => {
-      expect(() => storageView({ delivery: 'x-accel' as 'stream' })).toThrow(
-        /option "delivery" 'x-accel' needs/,
       )
     })
 
     it('refuses redirect on a storage that cannot presign URLs', () => {
       expect(() =>
-        storageView({ storage: new MemoryStorage({ name: 'plain' }), delivery: 'redirect' }),
+        storageView({ storage: new MemoryStorage({ name: 'plain' }), handoff: redirectToBucket() }),
       ).toThrow(
         new ConfigurationError(
-          `StorageDownloadView: option "delivery" is 'redirect', which needs a storage that presigns URLs (signedUrl(), as S3Storage has); plain has none`,
+          'StorageDownloadView: option "handoff" hands off to the bucket, which needs a storage that presigns URLs (signedUrl(), as S3Storage has); plain has none',
         ),
       )
     })
@@ -138,19 +140,23 @@ describe('StorageDownloadView option "delivery"', () => {
     it('refuses x-accel on a registered storage that cannot presign URLs', () => {
       storages.register('plain', new MemoryStorage({ name: 'plain' }))
       expect(() =>
-        storageView({ storage: 'plain', delivery: { mode: 'x-accel', location: '/_bucket/' } }),
-      ).toThrow(/option "delivery" is 'x-accel', which needs a storage that presigns URLs/)
+        storageView({ storage: 'plain', handoff: nginxFromBucket({ location: '/_bucket/' }) }),
+      ).toThrow(/option "handoff" hands off to the bucket, which needs a storage that presigns URLs/)
     })
 
-    it('accepts stream on a storage that cannot presign URLs', () => {
-      expect(() => storageView({ storage: new MemoryStorage(), delivery: 'stream' })).not.toThrow()
+    it('accepts no hand-off, or a list with one that does not presign, on a storage that cannot presign URLs', () => {
+      expect(() => storageView({ storage: new MemoryStorage(), handoff: false })).not.toThrow()
+      const proxy: Handoff = () => undefined
+      expect(() =>
+        storageView({ storage: new MemoryStorage(), handoff: [proxy, redirectToBucket()] }),
+      ).not.toThrow()
     })
   })
 
   describe('when the storage is known only at request time', () => {
     it('answers 500 and logs the reason once, without crashing', async () => {
       const logger = recordingLogger()
-      const app = appFor(new StorageDownloadView({ storage: 'later', delivery: 'redirect', logger }))
+      const app = appFor(new StorageDownloadView({ storage: 'later', handoff: redirectToBucket(), logger }))
       const plain = new MemoryStorage({ name: 'plain' })
       await plain.save('nums.txt', NUMS)
       storages.register('later', plain)
@@ -160,42 +166,42 @@ describe('StorageDownloadView option "delivery"', () => {
       expect(first.text).toBe('Internal Server Error\n')
       expect(first.headers['cache-control']).toBe('no-store')
       expect(logger.errors).toEqual([
-        `StorageDownloadView: Delivery 'redirect' needs a storage that presigns URLs (signedUrl(), as S3Storage has); plain has none`,
+        'StorageDownloadView: redirectToBucket() needs a storage that presigns URLs (signedUrl(), as S3Storage has); plain has none',
       ])
     })
   })
 })
 
-describe('delivery on a view of generated content', () => {
+describe('a bucket hand-off on a view of generated content', () => {
   it('answers 500 and logs once: there is no object to redirect to', async () => {
     const logger = recordingLogger()
-    const view = new VirtualDownloadView({ name: 'a.txt', content: 'a', delivery: 'redirect', logger })
+    const view = new VirtualDownloadView({ name: 'a.txt', content: 'a', handoff: redirectToBucket(), logger })
     const app = express().all('/a', toHandler(view))
     expect((await request(app).get('/a')).status).toBe(500)
     expect((await request(app).get('/a')).status).toBe(500)
     expect(logger.errors).toEqual([
-      "VirtualDownloadView: Delivery 'redirect' needs files that are in a storage; this view served a generated file",
+      'VirtualDownloadView: redirectToBucket() needs files that are in a storage; this view served a generated file',
     ])
   })
 })
 
-describe('@FileColumn option "delivery"', () => {
-  it('records the resolved delivery as the column’s default', () => {
-    expect(getFileColumn(Report, 'pdf').delivery).toEqual({
-      mode: 'redirect',
-      status: 302,
-      expiresIn: 120,
-      maxAge: 24,
-    })
+describe('@FileColumn option "handoff"', () => {
+  it('records the hand-off as the column’s default', () => {
+    expect(getFileColumn(Report, 'pdf').handoffs).toEqual([PDF_HANDOFF])
   })
 
   it('records none when the column sets none', () => {
-    expect(getFileColumn(Report, 'scan').delivery).toBeUndefined()
+    expect(getFileColumn(Report, 'scan').handoffs).toBeUndefined()
   })
 
-  it('refuses a wrong delivery at once, naming the option', () => {
-    expect(() => FileColumn({ delivery: { mode: 'bucket' } as unknown as 'stream' })).toThrow(
-      new ConfigurationError(`@FileColumn: option "delivery.mode" must be 'stream', 'redirect' or 'x-accel'`),
-    )
-  })
+  it.each([[{ mode: 'redirect' }], ['redirect'], [[]], [false]])(
+    'refuses %j at once, naming the option',
+    (value) => {
+      expect(() => FileColumn({ handoff: value as unknown as Handoff })).toThrow(
+        new ConfigurationError(
+          '@FileColumn: option "handoff" must be a hand-off (redirectToBucket(), xAccelRedirect()...) or a list of them',
+        ),
+      )
+    },
+  )
 })

@@ -1,8 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { ConfigurationError } from '../../../src/errors'
 import type { FileLocation } from '../../../src/files/download-file'
-import { type XAccelRedirectOptions, xAccelRedirect } from '../../../src/offload/nginx'
-import { applyOffload } from '../../../src/offload/offload'
+import { applyHandoff } from '../../../src/handoff/handoff'
+import { type XAccelRedirectOptions, xAccelRedirect } from '../../../src/handoff/nginx'
 import { type RequestLike, type ResponsePlan, respond } from '../../../src/responder/respond'
 import { LocalStorage } from '../../../src/storage/local-storage'
 import { MemoryStorage } from '../../../src/storage/memory-storage'
@@ -168,28 +168,28 @@ describe('xAccelRedirect() plans', () => {
   })
 })
 
-describe('xAccelRedirect() through applyOffload()', () => {
+describe('xAccelRedirect() through applyHandoff()', () => {
   const offloads = [xAccelRedirect({ rules: [STORAGE_RULE] })]
 
   it('leaves HEAD to the app', () => {
     const plan = planAt(inMedia('nums.txt'), {}, 'HEAD')
-    expect(applyOffload(plan, offloads)).toBe(plan)
+    expect(applyHandoff(plan, offloads)).toBe(plan)
   })
 
   it('leaves 304 to the app', () => {
     const plan = planAt(inMedia('nums.txt'), { 'if-none-match': `"${NUMS_SHA256}"` })
     expect(plan.status).toBe(304)
-    expect(applyOffload(plan, offloads)).toBe(plan)
+    expect(applyHandoff(plan, offloads)).toBe(plan)
   })
 
   it('leaves 416 to the app', () => {
     const plan = planAt(inMedia('nums.txt'), { range: 'bytes=100-' })
     expect(plan.status).toBe(416)
-    expect(applyOffload(plan, offloads)).toBe(plan)
+    expect(applyHandoff(plan, offloads)).toBe(plan)
   })
 
   it('offloads a 200', () => {
-    expect(applyOffload(planAt(inMedia('nums.txt')), offloads).headers['X-Accel-Redirect']).toBe(
+    expect(applyHandoff(planAt(inMedia('nums.txt')), offloads).headers['X-Accel-Redirect']).toBe(
       '/protected/media/nums.txt',
     )
   })

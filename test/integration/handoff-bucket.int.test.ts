@@ -1,8 +1,8 @@
 /**
- * The `redirect` delivery over HTTP: the demo app on S3Storage (s3rver on loopback), a real client
+ * redirectToBucket() over HTTP: the demo app on S3Storage (s3rver on loopback), a real client
  * (Node's fetch) that follows the redirect to the bucket. s3rver honours `response-content-*` and
  * checks the expiry of V4 presigned URLs (X-Amz-Date + X-Amz-Expires), not their signature. Also
- * what the app answers with the `x-accel` delivery; test/servers/ puts a real nginx in front of it.
+ * what the app answers with nginxFromBucket(); test/servers/ puts a real nginx in front of it.
  */
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -24,7 +24,9 @@ import {
   ConfigurationError,
   FileColumn,
   LocalStorage,
+  nginxFromBucket,
   ObjectDownloadView,
+  redirectToBucket,
   StorageDownloadView,
   type StoredFile,
   storages,
@@ -45,7 +47,7 @@ class Report {
   @Column({ type: 'text', unique: true })
   slug!: string
 
-  @FileColumn({ delivery: { mode: 'redirect', status: 307, expiresIn: 120 } })
+  @FileColumn({ handoff: redirectToBucket({ status: 307, expiresIn: 120 }) })
   pdf!: StoredFile | null
 }
 
@@ -99,12 +101,9 @@ beforeAll(async () => {
   const outer = express()
   outer.disable('x-powered-by')
   const reportView = { dataSource, entity: Report, lookup: 'slug', file: 'pdf' } as const
-  // The column's delivery (307), and a view that overrides it.
+  // The column's hand-off (307), and a view that overrides it.
   outer.all('/reports/:slug/', toHandler(new ObjectDownloadView(reportView)))
-  outer.all(
-    '/reports/:slug/stream/',
-    toHandler(new ObjectDownloadView({ ...reportView, delivery: 'stream' })),
-  )
+  outer.all('/reports/:slug/stream/', toHandler(new ObjectDownloadView({ ...reportView, handoff: false })))
   // The shortest lifetime a presigned URL can have.
   outer.all(
     '/short/:slug/',
@@ -114,11 +113,11 @@ beforeAll(async () => {
         entity: Document,
         lookup: 'slug',
         file: 'file',
-        delivery: { mode: 'redirect', expiresIn: 1 },
+        handoff: redirectToBucket({ expiresIn: 1 }),
       }),
     ),
   )
-  // The x-accel delivery (bucket location of docs/scale-out.md), answered with no nginx in front.
+  // nginxFromBucket() (bucket location of docs/scale-out.md), answered with no nginx in front.
   outer.all(
     '/x-accel/:slug/',
     toHandler(
@@ -127,11 +126,11 @@ beforeAll(async () => {
         entity: Document,
         lookup: 'slug',
         file: 'file',
-        delivery: { mode: 'x-accel', location: '/_bucket/' },
+        handoff: nginxFromBucket({ location: '/_bucket/' }),
       }),
     ),
   )
-  outer.use(buildApp(dataSource, { delivery: 'redirect' }))
+  outer.use(buildApp(dataSource, { handoff: redirectToBucket() }))
   server = outer.listen(0, '127.0.0.1')
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve)
@@ -339,7 +338,7 @@ describe('the presigned URL expires', () => {
   })
 })
 
-describe('the column’s delivery', () => {
+describe('the column’s hand-off', () => {
   it('is the default of a view that sets none (307)', async () => {
     const response = await manual('/reports/q3/')
     expect(response.status).toBe(307)
@@ -360,7 +359,7 @@ describe('the column’s delivery', () => {
   })
 })
 
-describe('the x-accel delivery, without nginx', () => {
+describe('nginxFromBucket(), without nginx', () => {
   it('answers X-Accel-Redirect to the bucket location, with the presigned path and query', async () => {
     const response = await manual('/x-accel/hello-world/')
     expect(response.status).toBe(200)
@@ -386,15 +385,17 @@ describe('at startup', () => {
     const local = await temporaryStorage()
     storages.register('default', new LocalStorage({ root: local.root }))
     try {
-      expect(() => buildApp(dataSource, { delivery: 'redirect' })).toThrow(ConfigurationError)
-      expect(() => buildApp(dataSource, { delivery: 'redirect' })).toThrow(/option "delivery" is 'redirect'/)
+      expect(() => buildApp(dataSource, { handoff: redirectToBucket() })).toThrow(ConfigurationError)
+      expect(() => buildApp(dataSource, { handoff: redirectToBucket() })).toThrow(
+        /option "handoff" hands off to the bucket/,
+      )
       expect(
         () =>
           new StorageDownloadView({
             storage: 'default',
-            delivery: { mode: 'x-accel', location: '/_bucket/' },
+            handoff: nginxFromBucket({ location: '/_bucket/' }),
           }),
-      ).toThrow(/option "delivery" is 'x-accel'/)
+      ).toThrow(/option "handoff" hands off to the bucket/)
     } finally {
       storages.register('default', storage)
       await local.remove()

@@ -1,56 +1,58 @@
-/** deliver(): which plans it touches, and what it refuses to put into a header. */
-import { deliver } from '../../../src/delivery/deliver'
-import { type Delivery, resolveDelivery } from '../../../src/delivery/options'
-import { checkedUrl } from '../../../src/delivery/presigned'
-import { DeliveryError } from '../../../src/errors'
+/** The bucket hand-offs: which files they refuse, and what they refuse to put into a header. */
+
+import { HandoffError } from '../../../src/errors'
 import { StorageFile } from '../../../src/files/storage-file'
+import { redirectToBucket } from '../../../src/handoff/bucket-redirect'
+import { applyHandoff, type Handoff } from '../../../src/handoff/handoff'
+import { nginxFromBucket } from '../../../src/handoff/nginx-bucket'
+import { checkedUrl } from '../../../src/handoff/presigned'
 import { respond } from '../../../src/responder/respond'
 import { MemoryStorage } from '../../../src/storage/memory-storage'
 import { MemoryFile, NUMS } from '../responder/fixtures'
 import { PresigningStorage } from './fixtures'
 
-const REDIRECT = resolveDelivery('redirect', 'test') as Delivery
-const X_ACCEL = resolveDelivery({ mode: 'x-accel', location: '/_bucket/' }, 'test') as Delivery
+const REDIRECT = redirectToBucket()
+const X_ACCEL = nginxFromBucket({ location: '/_bucket/' })
 const GET = { method: 'GET', headers: {} }
 
 const storage = new PresigningStorage({ name: 'bucket' })
 const numsIn = (where: MemoryStorage) => new StorageFile(where, 'nums.txt', { size: NUMS.length })
 
-/** The DeliveryError that delivering nums.txt of `where` rejects with. */
-async function refusal(where: MemoryStorage, delivery: Delivery): Promise<DeliveryError> {
-  const error = await deliver(respond(GET, numsIn(where)), delivery).then(
+/** The HandoffError that delivering nums.txt of `where` rejects with. */
+async function refusal(where: MemoryStorage, handoff: Handoff): Promise<HandoffError> {
+  const error = await Promise.resolve(applyHandoff(respond(GET, numsIn(where)), [handoff])).then(
     () => undefined,
     (reason: unknown) => reason,
   )
-  expect(error).toBeInstanceOf(DeliveryError)
-  return error as DeliveryError
+  expect(error).toBeInstanceOf(HandoffError)
+  return error as HandoffError
 }
 
-describe('deliver()', () => {
-  it("returns the plan itself for 'stream'", async () => {
-    const plan = respond(GET, numsIn(storage))
-    expect(await deliver(plan, { mode: 'stream' })).toBe(plan)
+describe('redirectToBucket() and nginxFromBucket()', () => {
+  it('say they presign, which views check at startup', () => {
+    expect(REDIRECT.presigns).toBe(true)
+    expect(X_ACCEL.presigns).toBe(true)
   })
 
   describe('when the storage cannot presign URLs', () => {
     it.each([
-      ['redirect', REDIRECT],
-      ['x-accel', X_ACCEL],
-    ])('refuses %s, naming the storage', async (mode, delivery) => {
-      const error = await refusal(new MemoryStorage({ name: 'MemoryStorage(plain)' }), delivery)
+      ['redirectToBucket()', REDIRECT],
+      ['nginxFromBucket()', X_ACCEL],
+    ])('%s refuses, naming the storage', async (owner, handoff) => {
+      const error = await refusal(new MemoryStorage({ name: 'MemoryStorage(plain)' }), handoff)
       expect(error.message).toBe(
-        `Delivery '${mode}' needs a storage that presigns URLs (signedUrl(), as S3Storage has); MemoryStorage(plain) has none`,
+        `${owner} needs a storage that presigns URLs (signedUrl(), as S3Storage has); MemoryStorage(plain) has none`,
       )
     })
   })
 
   it('refuses a file that is not in a storage (generated content)', async () => {
-    const error = await deliver(respond(GET, new MemoryFile(NUMS)), REDIRECT).catch(
+    const error = await Promise.resolve(applyHandoff(respond(GET, new MemoryFile(NUMS)), [REDIRECT])).catch(
       (reason: unknown) => reason,
     )
-    expect(error).toBeInstanceOf(DeliveryError)
+    expect(error).toBeInstanceOf(HandoffError)
     expect((error as Error).message).toBe(
-      "Delivery 'redirect' needs files that are in a storage; this view served a generated file",
+      'redirectToBucket() needs files that are in a storage; this view served a generated file',
     )
   })
 
@@ -69,10 +71,10 @@ describe('deliver()', () => {
       ['a relative URL', '/media/a.txt', 'something that is not a URL'],
       ['credentials', 'https://user:pw@s3.example.com/media/a.txt', 'a URL with credentials'],
       ['no string', 42, 'no string'],
-    ])('refuses %s, for redirect and for x-accel', async (_label, url, why) => {
-      for (const delivery of [REDIRECT, X_ACCEL]) {
+    ])('refuses %s, for both', async (_label, url, why) => {
+      for (const handoff of [REDIRECT, X_ACCEL]) {
         storage.nextUrl = url
-        const error = await refusal(storage, delivery)
+        const error = await refusal(storage, handoff)
         expect(error.message).toBe(`bucket.signedUrl() returned ${why}`)
       }
     })
@@ -83,7 +85,7 @@ describe('deliver()', () => {
     failing.signedUrl = async () => {
       throw new Error('no credentials')
     }
-    await expect(deliver(respond(GET, numsIn(failing)), REDIRECT)).rejects.toThrow('no credentials')
+    await expect(applyHandoff(respond(GET, numsIn(failing)), [REDIRECT])).rejects.toThrow('no credentials')
   })
 })
 

@@ -1,4 +1,4 @@
-/** Test storages for delivery: a MemoryStorage that presigns URLs the way the AWS SDK writes them. */
+/** Test storages for the bucket hand-offs: a MemoryStorage that presigns URLs the way the AWS SDK writes them. */
 
 import { MemoryStorage } from '../../../src/storage/memory-storage'
 import type { SignedUrlOptions } from '../../../src/storage/storage'

@@ -1,15 +1,14 @@
-/** The `x-accel` delivery: X-Accel-Redirect to the bucket through nginx, and what nginx forwards unchanged. */
+/** nginxFromBucket(): X-Accel-Redirect to the bucket through nginx, and what nginx forwards unchanged. */
 import type { IncomingHttpHeaders } from 'node:http'
-import { deliver } from '../../../src/delivery/deliver'
-import { type Delivery, resolveDelivery } from '../../../src/delivery/options'
-import { forwardsUnchanged } from '../../../src/delivery/x-accel'
 import { StorageFile } from '../../../src/files/storage-file'
+import { applyHandoff } from '../../../src/handoff/handoff'
+import { forwardsUnchanged, nginxFromBucket } from '../../../src/handoff/nginx-bucket'
 import type { RespondOptions } from '../../../src/responder/options'
 import { type ResponsePlan, respond } from '../../../src/responder/respond'
 import { MODIFIED, NUMS, NUMS_SHA256 } from '../responder/fixtures'
 import { PresigningStorage, sdkPath } from './fixtures'
 
-const X_ACCEL = resolveDelivery({ mode: 'x-accel', location: '/_bucket/' }, 'test') as Delivery
+const X_ACCEL = nginxFromBucket({ location: '/_bucket/' })
 let storage: PresigningStorage
 
 beforeEach(() => {
@@ -28,10 +27,10 @@ async function delivered(
     modifiedAt: MODIFIED,
   })
   const planned = respond({ method: options.method ?? 'GET', headers }, file, options.respond)
-  return { plan: await deliver(planned, X_ACCEL), planned }
+  return { plan: await applyHandoff(planned, [X_ACCEL]), planned }
 }
 
-describe("deliver() with 'x-accel'", () => {
+describe('nginxFromBucket()', () => {
   describe('for a 200', () => {
     it('answers an empty 200 with X-Accel-Redirect to the location, the object path and the presigned query', async () => {
       const { plan } = await delivered()

@@ -1,15 +1,15 @@
-/** The `redirect` delivery: the plans it makes of the responder's, and what it signs. */
+/** redirectToBucket(): the plans it makes of the responder's, and what it signs. */
 import type { IncomingHttpHeaders } from 'node:http'
-import { deliver } from '../../../src/delivery/deliver'
-import { type Delivery, resolveDelivery } from '../../../src/delivery/options'
 import { StorageFile } from '../../../src/files/storage-file'
+import { redirectToBucket } from '../../../src/handoff/bucket-redirect'
+import { applyHandoff, type Handoff } from '../../../src/handoff/handoff'
 import { contentDisposition } from '../../../src/responder/disposition'
 import type { RespondOptions } from '../../../src/responder/options'
 import { type ResponsePlan, respond } from '../../../src/responder/respond'
 import { MODIFIED, NUMS, NUMS_SHA256 } from '../responder/fixtures'
 import { BUCKET_URL, PresigningStorage } from './fixtures'
 
-const REDIRECT = resolveDelivery('redirect', 'test') as Delivery
+const REDIRECT = redirectToBucket()
 let storage: PresigningStorage
 
 beforeEach(async () => {
@@ -28,21 +28,23 @@ function numsFile(name = 'nums.txt', contentType?: string): StorageFile {
   })
 }
 
-/** The responder's plan for a request, delivered by `delivery`. */
+/** The responder's plan for a request, handed off by `handoff`. */
 async function delivered(
   headers: IncomingHttpHeaders = {},
-  options: { method?: string; file?: StorageFile; respond?: RespondOptions; delivery?: Delivery } = {},
+  options: { method?: string; file?: StorageFile; respond?: RespondOptions; handoff?: Handoff } = {},
 ): Promise<{ plan: ResponsePlan; planned: ResponsePlan }> {
   const planned = respond(
     { method: options.method ?? 'GET', headers },
     options.file ?? numsFile(),
     options.respond,
   )
-  const plan = await deliver(planned, options.delivery ?? REDIRECT, { headers: options.respond?.headers })
+  const plan = await applyHandoff(planned, [options.handoff ?? REDIRECT], undefined, {
+    headers: options.respond?.headers,
+  })
   return { plan, planned }
 }
 
-describe("deliver() with 'redirect'", () => {
+describe('redirectToBucket()', () => {
   describe('for a 200', () => {
     it('answers 302 with the presigned URL as Location, and no body', async () => {
       const { plan } = await delivered()
@@ -69,8 +71,8 @@ describe("deliver() with 'redirect'", () => {
     })
 
     it('lets the redirect be cached privately for less time than the URL lives', async () => {
-      const delivery = resolveDelivery({ mode: 'redirect', expiresIn: 120 }, 'test') as Delivery
-      const { plan } = await delivered({}, { delivery })
+      const handoff = redirectToBucket({ expiresIn: 120 })
+      const { plan } = await delivered({}, { handoff })
       expect(plan.headers['Cache-Control']).toBe('private, max-age=24')
       const maxAge = Number(/max-age=(\d+)/.exec(plan.headers['Cache-Control'] ?? '')?.[1])
       expect(maxAge).toBeLessThan(120)
@@ -82,8 +84,8 @@ describe("deliver() with 'redirect'", () => {
     })
 
     it('answers with the status the option names', async () => {
-      const delivery = resolveDelivery({ mode: 'redirect', status: 307 }, 'test') as Delivery
-      expect((await delivered({}, { delivery })).plan.status).toBe(307)
+      const handoff = redirectToBucket({ status: 307 })
+      expect((await delivered({}, { handoff })).plan.status).toBe(307)
     })
 
     it('keeps the view’s extra headers, under its own', async () => {

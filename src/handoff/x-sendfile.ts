@@ -7,7 +7,7 @@ import path from 'node:path'
 import { ConfigurationError } from '../errors'
 import type { FileLocation } from '../files/download-file'
 import type { Storage } from '../storage/storage'
-import type { Offload } from './offload'
+import type { ProxyHandoff } from './handoff'
 import {
   CONTROL,
   checkOptions,
@@ -73,7 +73,7 @@ interface Rule {
 }
 
 /**
- * An offload for Apache with mod_xsendfile: `X-Sendfile: <absolute path>` and an empty body.
+ * A hand-off to Apache with mod_xsendfile: `X-Sendfile: <absolute path>` and an empty body.
  * Apache then sends the file, answers Range itself, and checks preconditions against the ETag and
  * Last-Modified the app sent (unless `XSendFileIgnoreEtag` / `XSendFileIgnoreLastModified`).
  * Files that no rule covers, files with no local path, files that a symlink leads out of their
@@ -81,24 +81,24 @@ interface Rule {
  *
  * @example
  * // Apache: XSendFile On; XSendFilePath /srv/media
- * app.use(offloadMiddleware(xSendfile({ rules: [{ root: '/srv/media' }] })))
+ * app.use(handoffMiddleware(xSendfile({ rules: [{ root: '/srv/media' }] })))
  */
-export function xSendfile(options: SendfileOptions): Offload {
+export function xSendfile(options: SendfileOptions): ProxyHandoff {
   checkOptions('xSendfile()', options, OPTIONS)
   return sendfileOffload('xSendfile()', 'X-Sendfile', options, false)
 }
 
 /**
- * An offload for lighttpd: `X-Sendfile: <percent-encoded absolute path>` and an empty body (enable
+ * A hand-off to lighttpd: `X-Sendfile: <percent-encoded absolute path>` and an empty body (enable
  * `proxy.header = ( "x-sendfile" => "enable" )` and list the directories in
  * `"x-sendfile-docroot"`). lighttpd URL-decodes the path, sends the file and answers Range itself.
  * Files that no rule covers, files with no local path, files that a symlink leads out of their
  * root, and generated files are streamed by Node.
  *
  * @example
- * app.use(offloadMiddleware(lighttpdSendfile({ rules: [{ storage: 'default', to: '/var/www/media' }] })))
+ * app.use(handoffMiddleware(lighttpdSendfile({ rules: [{ storage: 'default', to: '/var/www/media' }] })))
  */
-export function lighttpdSendfile(options: LighttpdSendfileOptions): Offload {
+export function lighttpdSendfile(options: LighttpdSendfileOptions): ProxyHandoff {
   const owner = 'lighttpdSendfile()'
   checkOptions(owner, options, LIGHTTPD_OPTIONS)
   const header = options.header ?? 'X-Sendfile'
@@ -107,7 +107,12 @@ export function lighttpdSendfile(options: LighttpdSendfileOptions): Offload {
   return sendfileOffload(owner, header, options, true)
 }
 
-function sendfileOffload(owner: string, header: string, options: SendfileOptions, decodes: boolean): Offload {
+function sendfileOffload(
+  owner: string,
+  header: string,
+  options: SendfileOptions,
+  decodes: boolean,
+): ProxyHandoff {
   const unescapes = options.proxyUnescapes ?? decodes
   if (typeof unescapes !== 'boolean')
     throw new ConfigurationError(`${owner}: option "proxyUnescapes" must be a boolean`)

@@ -14,7 +14,7 @@ import {
   type RuleSource,
   segmentsBelow,
   staysInside,
-} from '../../../src/offload/rules'
+} from '../../../src/handoff/rules'
 import { respond } from '../../../src/responder/respond'
 import { LocalStorage } from '../../../src/storage/local-storage'
 import { MemoryStorage } from '../../../src/storage/memory-storage'

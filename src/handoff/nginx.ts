@@ -6,7 +6,7 @@ import { ConfigurationError } from '../errors'
 import type { FileLocation } from '../files/download-file'
 import type { RequestLike } from '../responder/respond'
 import type { Storage } from '../storage/storage'
-import type { Offload } from './offload'
+import type { ProxyHandoff } from './handoff'
 import {
   checkOptions,
   encodeSegments,
@@ -85,7 +85,7 @@ interface Rule {
 }
 
 /**
- * An offload that answers with `X-Accel-Redirect: <internal URI>` and an empty body: nginx then
+ * A hand-off that answers with `X-Accel-Redirect: <internal URI>` and an empty body: nginx then
  * serves the file from an `internal` location, and answers Range itself (206, multipart/byteranges)
  * from the client's Range and If-Range headers, as it does for static files. The answers the app
  * makes without a body (HEAD, 304, 412, 416) are never offloaded; its headers (Content-Disposition, Content-Type, ETag,
@@ -98,12 +98,12 @@ interface Rule {
  * the file on disk and refuse.
  *
  * @example
- * app.use(offloadMiddleware(xAccelRedirect({
+ * app.use(handoffMiddleware(xAccelRedirect({
  *   rules: [{ storage: 'default', location: '/protected/media/' }],
  *   limitRate: 1024 * 1024,
  * })))
  */
-export function xAccelRedirect(options: XAccelRedirectOptions): Offload {
+export function xAccelRedirect(options: XAccelRedirectOptions): ProxyHandoff {
   checkOptions(OWNER, options, OPTIONS)
   const rules = parseRules(OWNER, options.rules, ['storage', 'root', 'url'], ['location']).map(
     ({ at, record, source }): Rule => {

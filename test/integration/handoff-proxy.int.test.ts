@@ -1,5 +1,5 @@
 /**
- * What the demo app behind offloadMiddleware() answers the proxy in front of it, with no proxy:
+ * What the demo app behind handoffMiddleware() answers the proxy in front of it, with no proxy:
  * X-Accel-Redirect for nginx, X-Sendfile for Apache and lighttpd. test/servers/ runs the same apps
  * behind the real servers.
  */
@@ -9,9 +9,10 @@ import request from 'supertest'
 import { buildApp } from '../../demo/app'
 import { StorageDownloadView } from '../../src'
 import { toHandler } from '../../src/express'
-import { xAccelRedirect } from '../../src/offload/nginx'
-import { type Offload, offloadMiddleware } from '../../src/offload/offload'
-import { xSendfile } from '../../src/offload/x-sendfile'
+import { handoffMiddleware } from '../../src/express/handoff-middleware'
+import type { Handoff } from '../../src/handoff/handoff'
+import { xAccelRedirect } from '../../src/handoff/nginx'
+import { xSendfile } from '../../src/handoff/x-sendfile'
 import { assertDownload, assertHandoff, binaryParser } from '../../src/testing'
 import { type SeededDemo, seededDemo } from '../helpers/seeded-demo'
 import { LocalCountingStorage } from '../helpers/storage'
@@ -25,11 +26,11 @@ let demo: SeededDemo<LocalCountingStorage>
 let xAccelApp: express.Express
 let xSendfileApp: express.Express
 
-/** The demo app, and a storage view on /media/, behind offloadMiddleware(offload). */
-function outerApp(offload: Offload): express.Express {
+/** The demo app, and a storage view on /media/, behind handoffMiddleware(handoff). */
+function outerApp(handoff: Handoff): express.Express {
   const outer = express()
   outer.disable('x-powered-by')
-  outer.use(offloadMiddleware(offload))
+  outer.use(handoffMiddleware(handoff))
   outer.all('/media/*path', toHandler(new StorageDownloadView({ storage: 'default' })))
   outer.use(buildApp(demo.dataSource))
   return outer
@@ -54,7 +55,7 @@ const get = (app: express.Express, url: string) => request(app).get(url).buffer(
 const encodedPath = (file: string) => `/${file.split('/').filter(Boolean).map(encodeURIComponent).join('/')}`
 const mediaUrl = (key: string) => `/media/${key.split('/').map(encodeURIComponent).join('/')}`
 
-describe('the app behind offloadMiddleware(xAccelRedirect())', () => {
+describe('the app behind handoffMiddleware(xAccelRedirect())', () => {
   it('answers X-Accel-Redirect with an empty body', async () => {
     const response = await get(xAccelApp, '/object/default-file/hello-world/')
     assertHandoff(response, {
@@ -90,7 +91,7 @@ describe('the app behind offloadMiddleware(xAccelRedirect())', () => {
   })
 })
 
-describe('the app behind offloadMiddleware(xSendfile())', () => {
+describe('the app behind handoffMiddleware(xSendfile())', () => {
   it('answers X-Sendfile with the file’s absolute path and an empty body', async () => {
     const response = await get(xSendfileApp, '/object/default-file/hello-world/')
     expect(response.status).toBe(200)

@@ -4,8 +4,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { ConfigurationError } from '../../../src/errors'
 import type { FileLocation } from '../../../src/files/download-file'
-import { applyOffload, type Offload } from '../../../src/offload/offload'
-import { lighttpdSendfile, type SendfileOptions, xSendfile } from '../../../src/offload/x-sendfile'
+import { applyHandoff, type ProxyHandoff } from '../../../src/handoff/handoff'
+import { lighttpdSendfile, type SendfileOptions, xSendfile } from '../../../src/handoff/x-sendfile'
 import { type ResponsePlan, respond } from '../../../src/responder/respond'
 import { LocalStorage } from '../../../src/storage/local-storage'
 import { MemoryStorage } from '../../../src/storage/memory-storage'
@@ -29,7 +29,7 @@ const atPath = (path: string): FileLocation => ({ kind: 'path', path })
 const inLocal = (key: string): FileLocation => ({ kind: 'storage', storage: local, key })
 
 // [name, factory, header, whether the server URL-decodes the value by default]
-const backends: [string, (options: SendfileOptions) => Offload, string, boolean][] = [
+const backends: [string, (options: SendfileOptions) => ProxyHandoff, string, boolean][] = [
   ['xSendfile', xSendfile, 'X-Sendfile', false],
   ['lighttpdSendfile', lighttpdSendfile, 'X-Sendfile', true],
 ]
@@ -199,11 +199,11 @@ describe.each(backends)('%s()', (owner, make, header, decodesByDefault) => {
       expect(offload(planAt({ kind: 'url', url: 'https://cdn.example.com/srv/media/a' }))).toBeUndefined()
     })
 
-    it('leaves HEAD and 304 to the app through applyOffload()', () => {
+    it('leaves HEAD and 304 to the app through applyHandoff()', () => {
       const head = planAt(atPath('/srv/media/nums.txt'), {}, 'HEAD')
       const notModified = planAt(atPath('/srv/media/nums.txt'), { 'if-none-match': `"${NUMS_SHA256}"` })
-      expect(applyOffload(head, [offload])).toBe(head)
-      expect(applyOffload(notModified, [offload])).toBe(notModified)
+      expect(applyHandoff(head, [offload])).toBe(head)
+      expect(applyHandoff(notModified, [offload])).toBe(notModified)
     })
 
     it('offloads If-Match requests: the server checks them against the app’s ETag', () => {

@@ -1,5 +1,5 @@
 /**
- * @module What the offload backends share: rules that map where a file's bytes are (a storage, a
+ * @module What the reverse-proxy hand-offs share: rules that map where a file's bytes are (a storage, a
  * local directory, a URL prefix) to where the reverse proxy finds them, and the rewrite of a plan
  * into the bodiless answer the proxy completes.
  */

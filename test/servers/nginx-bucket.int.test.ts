@@ -1,8 +1,8 @@
 /**
- * The `x-accel` delivery through a real nginx: the demo app on S3Storage (s3rver on loopback),
+ * nginxFromBucket() through a real nginx: the demo app on S3Storage (s3rver on loopback),
  * nginx in front with the bucket location of docs/scale-out.md, proxying to the bucket through a
  * recorder that keeps every request nginx sends. Fails (never skips) without nginx. What the app
- * answers on its own is in test/integration/delivery-redirect.int.test.ts, which needs no server.
+ * answers on its own is in test/integration/handoff-bucket.int.test.ts, which needs no server.
  */
 import http, { type IncomingHttpHeaders } from 'node:http'
 import express from 'express'
@@ -11,7 +11,7 @@ import type { DataSource } from 'typeorm'
 import { buildApp } from '../../demo/app'
 import { random1m, seed } from '../../demo/seed'
 import { Document } from '../../entities/Document'
-import { attachFile, StoredFile, storages } from '../../src'
+import { attachFile, nginxFromBucket, StoredFile, storages } from '../../src'
 import type { S3Storage } from '../../src/s3/s3-storage'
 import { assertDownload } from '../../src/testing'
 import { customHeaderRoute } from '../contract/reverse-proxy.contract'
@@ -23,7 +23,7 @@ import { AppAnswers, getBytes } from '../helpers/reverse-proxy'
 import { type CommandCounts, countCommands, type S3TestServer, startS3Server } from '../helpers/s3'
 
 const LOCATION = '/_bucket/'
-const X_ACCEL = { mode: 'x-accel', location: LOCATION } as const
+const X_ACCEL = nginxFromBucket({ location: LOCATION })
 /** A key nginx forwards unchanged once escaped: a space and non-ASCII letters. */
 const SPACED_KEY = 'odd/naïve café.txt'
 /** A key whose escaped path nginx would change: a parenthesis. */
@@ -70,8 +70,8 @@ beforeAll(async () => {
   const outer = express()
   outer.disable('x-powered-by')
   outer.use(answers.record)
-  customHeaderRoute(outer, dataSource, { delivery: X_ACCEL })
-  outer.use(buildApp(dataSource, { delivery: X_ACCEL }))
+  customHeaderRoute(outer, dataSource, { handoff: X_ACCEL })
+  outer.use(buildApp(dataSource, { handoff: X_ACCEL }))
   app = await listen(outer)
 
   // Between nginx and s3rver: records what nginx asks the bucket for, and passes it on as it is.

@@ -1,30 +1,30 @@
 /**
- * @module Presigned locations: the storage and key a delivery presigns, and the checks a presigned
- * URL passes before it goes into a header.
+ * @module Presigned locations: the storage and key a bucket hand-off presigns, and the checks a
+ * presigned URL passes before it goes into a header.
  */
-import { DeliveryError } from '../errors'
+import { HandoffError } from '../errors'
 import type { DownloadFile } from '../files/download-file'
 import type { Storage } from '../storage/storage'
 
 /** A storage that can presign URLs. */
 export type SigningStorage = Storage & Required<Pick<Storage, 'signedUrl'>>
 
-/** Whether `storage` can presign URLs (`signedUrl()`), as `redirect` and `x-accel` need. */
+/** Whether `storage` can presign URLs (`signedUrl()`), as `redirectToBucket()` and `nginxFromBucket()` need. */
 export function canSign(storage: Storage): storage is SigningStorage {
   return typeof storage.signedUrl === 'function'
 }
 
-/** The storage and key of `file`, when that storage can presign URLs; else a DeliveryError. */
-export function signingLocation(file: DownloadFile, mode: string): { storage: SigningStorage; key: string } {
+/** The storage and key of `file`, when that storage can presign URLs; else a HandoffError. */
+export function signingLocation(file: DownloadFile, owner: string): { storage: SigningStorage; key: string } {
   const location = file.location
   if (location?.kind !== 'storage') {
-    throw new DeliveryError(
-      `Delivery '${mode}' needs files that are in a storage; this view served a ${location?.kind ?? 'generated'} file`,
+    throw new HandoffError(
+      `${owner} needs files that are in a storage; this view served a ${location?.kind ?? 'generated'} file`,
     )
   }
   if (!canSign(location.storage)) {
-    throw new DeliveryError(
-      `Delivery '${mode}' needs a storage that presigns URLs (signedUrl(), as S3Storage has); ${location.storage.name} has none`,
+    throw new HandoffError(
+      `${owner} needs a storage that presigns URLs (signedUrl(), as S3Storage has); ${location.storage.name} has none`,
     )
   }
   return { storage: location.storage, key: location.key }
@@ -36,11 +36,11 @@ const HEADER_URL = /^[\x21-\x7e]+$/
 /**
  * `value`, a URL a storage presigned, parsed and checked for a header (`Location`,
  * `X-Accel-Redirect`): an http(s) URL of visible ASCII only, as it was given (the URL parser would
- * silently drop a CR or LF); else a DeliveryError.
+ * silently drop a CR or LF); else a HandoffError.
  */
 export function checkedUrl(value: unknown, storage: Storage): URL {
   const refuse = (why: string): never => {
-    throw new DeliveryError(`${storage.name}.signedUrl() returned ${why}`)
+    throw new HandoffError(`${storage.name}.signedUrl() returned ${why}`)
   }
   if (typeof value !== 'string') return refuse('no string')
   if (!HEADER_URL.test(value)) return refuse('a URL with spaces or control characters')

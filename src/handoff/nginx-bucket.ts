@@ -1,21 +1,81 @@
 /**
- * @module The `x-accel` delivery: nginx fetches the object from the bucket itself. The app answers
- * with `X-Accel-Redirect: <location><object path>?<presigned query>`; the `internal` location
- * proxies to the bucket's endpoint, which is written in nginx's configuration (docs/scale-out.md).
+ * @module nginxFromBucket(): nginx fetches the object from the bucket itself. The app answers with
+ * `X-Accel-Redirect: <location><object path>?<presigned query>`; the `internal` location proxies
+ * to the bucket's endpoint, which is written in nginx's configuration (docs/scale-out.md).
  */
-import { offloadedPlan } from '../offload/rules'
+import { ConfigurationError } from '../errors'
+import { rejectUnknownOptions } from '../options'
 import type { ResponsePlan } from '../responder/respond'
-import type { Delivery } from './options'
-import { checkedUrl, type SigningStorage } from './presigned'
+import { MAX_EXPIRES_IN } from '../storage/storage'
+import type { Handoff } from './handoff'
+import { isNginxLocation } from './nginx'
+import { checkedUrl, type SigningStorage, signingLocation } from './presigned'
+import { offloadedPlan } from './rules'
 
 /** The header that tells the internal location which bytes to ask the bucket for (`Range`). */
 export const BUCKET_RANGE_HEADER = 'X-Bucket-Range'
+
+/** Options of {@link nginxFromBucket}. */
+export interface NginxFromBucketOptions {
+  /**
+   * The nginx `internal` location that proxies to the bucket's endpoint (`/_bucket/`): the app
+   * answers `X-Accel-Redirect: <location><object path>?<presigned query>` (docs/scale-out.md).
+   */
+  location: string
+  /**
+   * Seconds the presigned URL that nginx fetches works; nginx uses it at once.
+   * @default 60
+   */
+  expiresIn?: number
+}
+
+const OWNER = 'nginxFromBucket()'
+
+/**
+ * A hand-off that has nginx send a stored object from the bucket: an empty 200 with
+ * `X-Accel-Redirect` to the `internal` location that proxies to the bucket, and `X-Bucket-Range`
+ * for a 206. HEAD stays the app's answer; several ranges, and objects whose URL nginx would change
+ * on the way, are streamed by the app. Needs a storage that presigns URLs (S3Storage): a file in
+ * any other storage, or a generated one, is a HandoffError (the view answers 500 and logs it once).
+ *
+ * @example
+ * new StorageDownloadView({ storage: 'default', handoff: nginxFromBucket({ location: '/_bucket/' }) })
+ */
+export function nginxFromBucket(options: NginxFromBucketOptions): Handoff {
+  if (typeof options !== 'object' || options === null)
+    throw new ConfigurationError(`${OWNER}: options must be an object with "location"`)
+  rejectUnknownOptions(options, ['location', 'expiresIn'], OWNER)
+  const { location } = options
+  // Dot segments, escaped ones too: nginx unescapes the URI, finds /../ and answers 404 to all.
+  if (!isNginxLocation(location))
+    throw new ConfigurationError(
+      `${OWNER}: option "location" must be a URI path that starts and ends with "/" (such as "/_bucket/")`,
+    )
+  const expiresIn = options.expiresIn ?? 60
+  if (
+    typeof expiresIn !== 'number' ||
+    !Number.isSafeInteger(expiresIn) ||
+    expiresIn < 1 ||
+    expiresIn > MAX_EXPIRES_IN
+  )
+    throw new ConfigurationError(
+      `${OWNER}: option "expiresIn" must be a whole number of seconds from 1 to ${MAX_EXPIRES_IN}`,
+    )
+  const handoff = async (plan: ResponsePlan) => {
+    const file = plan.file
+    if (!file) return undefined
+    const { storage, key } = signingLocation(file, OWNER)
+    return xAccelPlan(plan, { storage, key, location, expiresIn })
+  }
+  return Object.assign(handoff, { presigns: true })
+}
 
 /** Where the object is, and where nginx proxies to the bucket. */
 export interface XAccelTarget {
   storage: SigningStorage
   key: string
-  delivery: Extract<Delivery, { mode: 'x-accel' }>
+  location: string
+  expiresIn: number
 }
 
 // The query of a presigned URL as nginx passes it on (unchanged): visible ASCII, no `#`.
@@ -30,17 +90,20 @@ const QUERY = /^(?:\?[\x21\x22\x24-\x7e]*)?$/
  * bucket that range and none of the client's headers, so If-Range, several ranges or a Range the
  * app ignored cannot make the bucket answer differently from the app.
  *
- * `plan` itself (streamed by the app) for HEAD (the app has answered it), for several ranges (the
+ * `undefined` (the app streams the plan) for HEAD (the app has answered it), for several ranges (the
  * bucket serves one range per request; the app builds the multipart body), and for an object whose
  * presigned path nginx would not forward byte for byte (see {@link forwardsUnchanged}).
  */
-export async function xAccelPlan(plan: ResponsePlan, target: XAccelTarget): Promise<ResponsePlan> {
-  if (!plan.body) return plan
+export async function xAccelPlan(
+  plan: ResponsePlan,
+  target: XAccelTarget,
+): Promise<ResponsePlan | undefined> {
+  if (!plan.body) return undefined
   const ranges = plan.ranges ?? []
   const [range] = ranges
-  if (plan.status === 206 && (ranges.length !== 1 || !range)) return plan
-  const { storage, key, delivery } = target
-  const signed = await storage.signedUrl(key, { expiresIn: delivery.expiresIn })
+  if (plan.status === 206 && (ranges.length !== 1 || !range)) return undefined
+  const { storage, key } = target
+  const signed = await storage.signedUrl(key, { expiresIn: target.expiresIn })
   const url = checkedUrl(signed, storage)
   const tail = signed.slice(url.origin.length)
   if (
@@ -49,9 +112,9 @@ export async function xAccelPlan(plan: ResponsePlan, target: XAccelTarget): Prom
     !forwardsUnchanged(url.pathname) ||
     !QUERY.test(url.search)
   )
-    return plan
+    return undefined
   const headers: Record<string, string> = {
-    'X-Accel-Redirect': delivery.location + url.pathname.slice(1) + url.search,
+    'X-Accel-Redirect': target.location + url.pathname.slice(1) + url.search,
   }
   if (plan.status === 206 && range) headers[BUCKET_RANGE_HEADER] = `bytes=${range.start}-${range.end}`
   const offloaded = offloadedPlan(plan, headers)
