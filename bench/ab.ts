@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process'
 import { findExecutable, OutputTail, track } from './processes'
-import { type LoadResult, LoadError } from './wrk'
+import { LoadError, type LoadResult } from './wrk'
 
 /** The ab binary: AB when set, else `ab` on PATH. */
 export function findAb(): string | undefined {

@@ -33,14 +33,14 @@ import {
   type BenchReport,
   formatNumber,
   medians,
+  type Run,
   ratios,
   resultTable,
-  type Run,
   targetLines,
   verdicts,
   writeReport,
 } from './report'
-import { readMemory, RssSampler } from './rss'
+import { RssSampler, readMemory } from './rss'
 import {
   CONTENDERS,
   type Contender,

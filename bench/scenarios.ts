@@ -8,6 +8,7 @@ import type { Expectation } from './http-check'
 /** The scenarios, in the order they run within a round. */
 export const SCENARIO_IDS = [
   '1k',
+  '1k-scoped',
   '1m',
   '100m',
   '304',
@@ -22,11 +23,20 @@ export type ScenarioId = (typeof SCENARIO_IDS)[number]
  * Who answers:
  * - `ours`: the demo's ObjectDownloadView by slug (`/object/default-file/:slug/`), Node streams;
  * - `ours-x-accel`: nginx in front of ours, ObjectDownloadView with X-Accel-Redirect;
+ * - `ours-scoped`: ours' ObjectDownloadView by slug with a per-request scope (`where`);
  * - `send`, `send-1MiB`: Express 5 + send from disk, with 64 KiB (default) or 1 MiB reads;
  * - `send-get`: send's 1 KiB GET measured with the HEAD scenario's tool (ab), the HEAD target's base;
  * - `nginx`: nginx serving the media root statically.
  */
-export const CONTENDER_IDS = ['ours', 'ours-x-accel', 'send', 'send-1MiB', 'send-get', 'nginx'] as const
+export const CONTENDER_IDS = [
+  'ours',
+  'ours-x-accel',
+  'ours-scoped',
+  'send',
+  'send-1MiB',
+  'send-get',
+  'nginx',
+] as const
 export type ContenderId = (typeof CONTENDER_IDS)[number]
 
 /** The server process a contender's requests go to. */
@@ -53,10 +63,13 @@ export function keyPath(file: BenchFile): string {
 export const OURS_PATH = (file: BenchFile) => `/object/default-file/${encodeURIComponent(file.slug)}/`
 /** bench/servers/ours.ts's offloaded route, through nginx. */
 export const X_ACCEL_PATH = (file: BenchFile) => `/bench/x-accel/${encodeURIComponent(file.slug)}/`
+/** bench/servers/ours.ts's scoped route. */
+export const SCOPED_PATH = (file: BenchFile) => `/bench/scoped/${encodeURIComponent(file.slug)}/`
 
 export const CONTENDERS: Record<ContenderId, Contender> = {
   ours: { id: 'ours', server: 'ours', path: OURS_PATH, rssOf: 'ours' },
   'ours-x-accel': { id: 'ours-x-accel', server: 'nginx-proxy', path: X_ACCEL_PATH, rssOf: 'ours' },
+  'ours-scoped': { id: 'ours-scoped', server: 'ours', path: SCOPED_PATH, rssOf: 'ours' },
   send: { id: 'send', server: 'send', path: keyPath, rssOf: 'send' },
   'send-1MiB': {
     id: 'send-1MiB',
@@ -102,6 +115,18 @@ export const SCENARIOS: Record<ScenarioId, Scenario> = {
     metric: 'req/s',
     latency: true,
     contenders: ['ours', 'send', 'nginx'],
+  },
+  '1k-scoped': {
+    id: '1k-scoped',
+    title: '1 KiB GET, scoped (where)',
+    file: '1k',
+    connections: 32,
+    tool: 'wrk',
+    method: 'GET',
+    kind: 'full',
+    metric: 'req/s',
+    latency: true,
+    contenders: ['ours-scoped'],
   },
   '1m': {
     id: '1m',

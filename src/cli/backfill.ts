@@ -21,7 +21,7 @@ import {
   rowId,
   rowLabel,
   selectEntities,
-  TableSql,
+  ScanTable,
 } from './scan'
 
 /** Rows described (stat + hash) at once within a page. */
@@ -112,7 +112,7 @@ async function backfillEntity(
   context: CommandContext,
   report: BackfillReport,
 ): Promise<EntityTally> {
-  const table = new TableSql(context.dataSource, entity)
+  const table = new ScanTable(context.dataSource, entity)
   const tally: EntityTally = { entity: entity.name, rows: 0, filled: 0, failed: 0, skipped: 0, lastKey: null }
   // Only rows still incomplete are selected, so a rerun resumes by itself; the keyset moves past
   // rows that cannot be filled, so one run visits each row once.
@@ -123,7 +123,7 @@ async function backfillEntity(
   try {
     for (;;) {
       if (context.signal?.aborted) break
-      const rows = await table.query(conditions, after).limit(options.batchSize).getMany()
+      const rows = await table.rows(conditions, after, options.batchSize)
       if (rows.length === 0) break
       const described = await mapLimit(rows, CONCURRENCY, (row) => describeRow(table, row))
       const written = await context.dataSource.transaction((manager) => writePage(manager, table, described))
@@ -158,7 +158,7 @@ async function backfillEntity(
  * row's other columns from being filled. fillFileColumns() sees a stand-in that holds only that
  * column, and `previous` with the same path: its "same file, incomplete metadata" case.
  */
-async function describeRow(table: TableSql, row: ObjectLiteral): Promise<Described> {
+async function describeRow(table: ScanTable, row: ObjectLiteral): Promise<Described> {
   const key = table.primary.map((column) => column.getEntityValue(row))
   const outcome: Described = { row, key, values: new Map(), failures: [] }
   for (const column of table.entity.columns) {
@@ -194,7 +194,7 @@ function isIncomplete(column: FileColumnMetadata, value: StoredFile): boolean {
  */
 async function writePage(
   manager: EntityManager,
-  table: TableSql,
+  table: ScanTable,
   described: Described[],
 ): Promise<{ filled: number; skipped: number }> {
   // From the DataSource, not the manager: typeorm 0.3 names it manager.connection, 1.x manager.dataSource.
@@ -218,7 +218,7 @@ async function writePage(
           .filter(([field]) => field !== 'path')
           .map(([field]) => [field, fields[field] ?? null]),
       )
-      where.push(`${driver.escape(column.columns.path)} = :path${index}`)
+      where.push(`${driver.escape(table.fieldColumn(column, 'path').databaseName)} = :path${index}`)
       parameters[`path${index}`] = value.path
       index++
     }

@@ -31,7 +31,7 @@ import {
   rowId,
   rowLabel,
   selectEntities,
-  TableSql,
+  ScanTable,
 } from './scan'
 
 /** Where a finding is: a row's file column. */
@@ -141,7 +141,7 @@ export async function runCheck(options: CheckOptions, context: CommandContext): 
 
   // Rows: stat (and hash) the files of the selected entities.
   for (const entity of selected) {
-    const table = new TableSql(context.dataSource, entity)
+    const table = new ScanTable(context.dataSource, entity)
     const conditions = [table.anyFile()]
     const progress = progressFor(
       context,

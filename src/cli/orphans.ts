@@ -11,7 +11,7 @@ import { normalizePrefix } from '../storage/keys'
 import type { Storage } from '../storage/storage'
 import type { OrphanScanOptions } from './args'
 import type { Progress } from './progress'
-import { type FileEntity, rawPages, safeKey, TableSql } from './scan'
+import { type FileEntity, rawPages, safeKey, ScanTable } from './scan'
 
 /** A file that no row references. */
 export interface Orphan {
@@ -164,7 +164,7 @@ export async function collectReferences(
 ): Promise<number> {
   let rows = 0
   for (const entity of entities) {
-    const table = new TableSql(dataSource, entity)
+    const table = new ScanTable(dataSource, entity)
     const progress = progressFor(entity, await table.count([table.anyFile()], undefined))
     for await (const page of rawPages(table, [table.anyFile()], batchSize)) {
       for (const row of page) {
@@ -247,14 +247,8 @@ async function referencedBy(
   key: string,
 ): Promise<boolean> {
   for (const { entity, column } of columns) {
-    const table = new TableSql(dataSource, entity)
-    const found = await table
-      .query([`${table.column(column.columns.path)} = :key`], undefined)
-      .orderBy()
-      .setParameter('key', key)
-      .select('1', 'one')
-      .limit(1)
-      .getRawOne()
+    const table = new ScanTable(dataSource, entity)
+    const found = await table.exists([(parameter) => `${table.field(column, 'path')} = ${parameter(key)}`])
     if (found) return true
   }
   return false

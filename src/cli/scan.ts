@@ -2,15 +2,13 @@
  * @module What the commands walk: the entities that have file columns, their storages, and their
  * rows in keyset pages (`WHERE pk > last ORDER BY pk LIMIT n`), so no table is ever read whole.
  */
-import type { DataSource, EntityMetadata, ObjectLiteral, SelectQueryBuilder } from 'typeorm'
+import type { DataSource, EntityMetadata, ObjectLiteral } from 'typeorm'
 import { type FileColumnMetadata, getFileColumns } from '../columns/file-column'
 import { ConfigurationError } from '../errors'
+import { type ColumnMetadata, type ParameterSink, positionalParameters, TableSql } from '../lookup/table-sql'
 import { normalizeKey } from '../storage/keys'
 import { storages } from '../storage/registry'
 import type { Storage } from '../storage/storage'
-
-/** The alias of the scanned table in every query. */
-export const ALIAS = 'entity'
 
 /** An entity of the DataSource with at least one file column. */
 export interface FileEntity {
@@ -86,28 +84,44 @@ export function resolveStorages(entities: FileEntity[]): Map<FileColumnMetadata,
   return resolved
 }
 
-/** Quoting for one table: column expressions and the pieces of keyset pagination. */
-export class TableSql {
-  readonly primary: EntityMetadata['primaryColumns']
+/**
+ * A condition of a scan: SQL on the table (`"entity"."file_path" IS NOT NULL`), or a function that
+ * writes it with the placeholders of the values it gives to `parameter`.
+ */
+export type Condition = string | ((parameter: ParameterSink) => string)
+
+/**
+ * The SQL of one scanned table: the file columns' conditions and keyset pages, on the same builder
+ * as the views' row lookup (src/lookup/table-sql.ts): names from TypeORM's metadata (naming
+ * strategy, schema), a child entity's discriminator.
+ */
+export class ScanTable {
+  readonly sql: TableSql
+  readonly primary: readonly ColumnMetadata[]
 
   constructor(
     readonly dataSource: DataSource,
     readonly entity: FileEntity,
   ) {
-    this.primary = entity.metadata.primaryColumns
+    this.sql = new TableSql(dataSource, entity.metadata)
+    this.primary = this.sql.primary
     if (this.primary.length === 0)
       throw new ConfigurationError(`${entity.name} has no primary key to page through its rows by`)
   }
 
+  /** The metadata of a file column's field (`path`, `size`…), as the naming strategy named it. */
+  fieldColumn(column: FileColumnMetadata, field: string): ColumnMetadata {
+    return this.sql.get(`${column.propertyName}.${field}`)
+  }
+
   /** `"entity"."file_path"`. */
-  column(databaseName: string): string {
-    const { driver } = this.dataSource
-    return `${driver.escape(ALIAS)}.${driver.escape(databaseName)}`
+  field(column: FileColumnMetadata, field: string): string {
+    return this.sql.column(this.fieldColumn(column, field))
   }
 
   /** The file column holds a path: `path IS NOT NULL AND path <> ''`. */
   hasFile(column: FileColumnMetadata): string {
-    const path = this.column(column.columns.path)
+    const path = this.field(column, 'path')
     return `(${path} IS NOT NULL AND ${path} <> '')`
   }
 
@@ -121,11 +135,10 @@ export class TableSql {
    * content type is empty: the save hook fills both.
    */
   incomplete(column: FileColumnMetadata): string {
-    const nulls = metadataFields(column).map(([field, name]) =>
-      field === 'contentType'
-        ? `(${this.column(name)} IS NULL OR ${this.column(name)} = '')`
-        : `${this.column(name)} IS NULL`,
-    )
+    const nulls = metadataFields(column).map(([field]) => {
+      const name = this.field(column, field)
+      return field === 'contentType' ? `(${name} IS NULL OR ${name} = '')` : `${name} IS NULL`
+    })
     return `(${this.hasFile(column)} AND (${nulls.join(' OR ')}))`
   }
 
@@ -135,40 +148,63 @@ export class TableSql {
   }
 
   /**
-   * Rows after `after` in primary key order: `pk > :k0`, or for a composite key
-   * `(a > :k0) OR (a = :k0 AND b > :k1)`, which every database understands.
+   * `SELECT select FROM the table WHERE conditions`, after `after` in primary key order, at most
+   * `limit` rows. Every row counts, soft-deleted ones too (`@DeleteDateColumn`): a row can be
+   * restored, and its file with it.
    */
-  after(after: readonly unknown[]): { where: string; parameters: Record<string, unknown> } {
-    const parameters: Record<string, unknown> = {}
-    const alternatives: string[] = []
-    this.primary.forEach((column, index) => {
-      const equal = this.primary
-        .slice(0, index)
-        .map((previous, i) => `${this.column(previous.databaseName)} = :keyset${i}`)
-      alternatives.push([...equal, `${this.column(column.databaseName)} > :keyset${index}`].join(' AND '))
-      parameters[`keyset${index}`] = after[index]
-    })
-    return { where: `(${alternatives.map((alternative) => `(${alternative})`).join(' OR ')})`, parameters }
-  }
-
-  /**
-   * A query on the table with `conditions` (and the keyset) applied, in primary key order. Every row
-   * counts, soft-deleted ones too (`@DeleteDateColumn`): a row can be restored, and its file with it.
-   */
-  query(conditions: string[], after: readonly unknown[] | undefined): SelectQueryBuilder<ObjectLiteral> {
-    const query = this.dataSource.createQueryBuilder(this.entity.metadata.target, ALIAS).withDeleted()
-    for (const condition of conditions) query.andWhere(condition)
-    if (after) {
-      const keyset = this.after(after)
-      query.andWhere(keyset.where, keyset.parameters)
-    }
-    for (const column of this.primary) query.addOrderBy(`${ALIAS}.${column.propertyPath}`, 'ASC')
-    return query
+  statement(
+    select: string,
+    conditions: readonly Condition[],
+    page: { after?: readonly unknown[]; order?: boolean; limit?: number } = {},
+  ): { sql: string; values: unknown[] } {
+    const values: unknown[] = []
+    const parameter = positionalParameters(this.dataSource, values)
+    const where = [
+      ...this.sql.conditions({ withDeleted: true }),
+      ...conditions.map((condition) => (typeof condition === 'string' ? condition : condition(parameter))),
+      ...(page.after ? [this.sql.after(page.after, parameter)] : []),
+    ]
+    let sql = `SELECT ${select} FROM ${this.sql.from}`
+    if (where.length > 0) sql += ` WHERE ${where.join(' AND ')}`
+    if (page.order) sql += ` ORDER BY ${this.sql.primaryOrder}`
+    if (page.limit !== undefined) sql += ` LIMIT ${Math.trunc(page.limit)}`
+    return { sql, values }
   }
 
   /** `COUNT(*)` of the rows that `conditions` select, for the progress total. */
-  async count(conditions: string[], after: readonly unknown[] | undefined): Promise<number> {
-    return this.query(conditions, after).orderBy().getCount()
+  async count(conditions: readonly Condition[], after: readonly unknown[] | undefined): Promise<number> {
+    const { sql, values } = this.statement(`COUNT(*) AS ${this.sql.escape('count')}`, conditions, {
+      ...(after && { after }),
+    })
+    const [row] = await this.dataSource.query(sql, values)
+    return Number(row?.count ?? 0)
+  }
+
+  /** Whether some row meets `conditions`. */
+  async exists(conditions: readonly Condition[]): Promise<boolean> {
+    const { sql, values } = this.statement(`1 AS ${this.sql.escape('one')}`, conditions, { limit: 1 })
+    return (await this.dataSource.query(sql, values)).length > 0
+  }
+
+  /**
+   * The next `limit` rows after `after` that `conditions` select, as entities (every column TypeORM
+   * would load), in primary key order.
+   */
+  async rows(
+    conditions: readonly Condition[],
+    after: readonly unknown[] | undefined,
+    limit: number,
+  ): Promise<ObjectLiteral[]> {
+    const columns = this.sql.metadata.columns.filter(
+      (column) => column.isPrimary || (column.isSelect && !column.isVirtualProperty),
+    )
+    const { sql, values } = this.statement(this.sql.select(columns), conditions, {
+      ...(after && { after }),
+      order: true,
+      limit,
+    })
+    const raw: Record<string, unknown>[] = await this.dataSource.query(sql, values)
+    return raw.map((row) => this.sql.hydrate(row, columns))
   }
 }
 
@@ -183,7 +219,7 @@ export function metadataFields(column: FileColumnMetadata): [field: string, data
 
 /**
  * The metadata fields of `column` that `fields` (one row's values) lacks: NULL, or an empty content
- * type. The same rule as {@link TableSql.incomplete}, and as the save hook's.
+ * type. The same rule as {@link ScanTable.incomplete}, and as the save hook's.
  */
 export function missingFields(column: FileColumnMetadata, fields: Record<string, unknown>): string[] {
   return metadataFields(column)
@@ -214,21 +250,29 @@ export interface RawRow {
  * every file column (raw values), starting after `after`. One query per page; memory holds one page.
  */
 export async function* rawPages(
-  table: TableSql,
-  conditions: string[],
+  table: ScanTable,
+  conditions: readonly Condition[],
   batchSize: number,
   after?: readonly unknown[],
 ): AsyncGenerator<RawRow[]> {
+  const select = [
+    ...table.primary.map(
+      (column, index) => `${table.sql.column(column)} AS ${table.sql.escape(`k${index}`)}`,
+    ),
+    ...table.entity.columns.flatMap((column, index) =>
+      columnsOf(column).map(
+        ([field]) => `${table.field(column, field)} AS ${table.sql.escape(`f${index}_${field}`)}`,
+      ),
+    ),
+  ].join(', ')
   let last = after
   for (;;) {
-    const query = table.query(conditions, last).select([]).limit(batchSize)
-    table.primary.forEach((column, index) => {
-      query.addSelect(table.column(column.databaseName), `k${index}`)
+    const { sql, values } = table.statement(select, conditions, {
+      ...(last && { after: last }),
+      order: true,
+      limit: batchSize,
     })
-    table.entity.columns.forEach((column, index) => {
-      for (const [field, name] of columnsOf(column)) query.addSelect(table.column(name), `f${index}_${field}`)
-    })
-    const raw: Record<string, unknown>[] = await query.getRawMany()
+    const raw: Record<string, unknown>[] = await table.dataSource.query(sql, values)
     if (raw.length === 0) return
     const rows = raw.map((record) => ({
       key: table.primary.map((_, index) => record[`k${index}`]),
@@ -253,7 +297,7 @@ export function rowLabel(entity: FileEntity, key: readonly unknown[]): string {
 }
 
 /** The key for JSON: the value itself, or `{ property: value }` for a composite key. */
-export function rowId(table: TableSql, key: readonly unknown[]): unknown {
+export function rowId(table: ScanTable, key: readonly unknown[]): unknown {
   if (key.length === 1) return key[0]
   return Object.fromEntries(table.primary.map((column, index) => [column.propertyPath, key[index]]))
 }
@@ -264,7 +308,7 @@ export function keyText(key: readonly unknown[]): string {
 }
 
 /** Parses `--resume-from` for `table`: the value, or a JSON array of one value per key column. */
-export function parseKey(table: TableSql, text: string): unknown[] {
+export function parseKey(table: ScanTable, text: string): unknown[] {
   if (table.primary.length === 1) return [text]
   let parsed: unknown
   try {
