@@ -91,6 +91,9 @@ export async function attachFile<E extends ObjectLiteral>(
     stat = await storage.save(key, hashing())
   } catch (error) {
     probe?.abort()
+    // The source failed or was destroyed halfway (a client that left mid-upload), or the write did:
+    // the key is fresh, so whatever part of it a storage may have kept is ours to take back.
+    await storage.delete(key).catch(() => undefined)
     throw error
   }
   let probed: ProbedContent | undefined

@@ -2,61 +2,199 @@
  * @module The save hook of file columns: fills size, modification time, content type and SHA-256
  * (and an image column's width, height, format and alpha) from the storage when a row is inserted
  * or its path changes, and refuses rows whose file is missing or, for image columns, not an image.
+ * It also keeps empty columns `null` (see empty-column.ts) and runs the file lifecycle (see
+ * file-lifecycle.ts): replaced and removed files are deleted after commit.
  */
 import { lookup } from 'mime-types'
 import {
   type EntitySubscriberInterface,
   EventSubscriber,
   type InsertEvent,
+  type LoadEvent,
   type ObjectLiteral,
+  type QueryRunner,
+  type RemoveEvent,
+  type SoftRemoveEvent,
+  type TransactionCommitEvent,
+  type TransactionRollbackEvent,
+  type TransactionStartEvent,
   type UpdateEvent,
 } from 'typeorm'
 import { BadPathError, FileColumnError, FileNotFoundError, UnsafePathError } from '../errors'
 import { basename } from '../files/storage-file'
+import { type Logger, stderrLogger } from '../logger'
 import { storages } from '../storage/registry'
 import { sha256Of } from './checksum'
 import type { ProbedContent } from './content-probe'
+import { clearFileColumnsOnNull, nullEmptyFileColumns } from './empty-column'
 import { type FileColumnMetadata, getFileColumns } from './file-column'
+import {
+  fileAttached,
+  fileReleased,
+  transactionCommitted,
+  transactionRolledBack,
+  transactionStarted,
+} from './file-lifecycle'
 import { hasFile, type StoredFile } from './stored-file'
 import type { StoredImage } from './stored-image'
-import { isVerified } from './verified'
+import { freshKey, isVerified } from './verified'
 
 /**
  * Add to the DataSource's `subscribers` to have file column metadata filled in on save.
  * A row whose file does not exist, or whose image column holds a file that sharp cannot read, is
  * refused with a FileColumnError, inside the transaction, so nothing is written.
  *
+ * It also makes an empty file column `null` when a row is loaded (and after a save), clears every
+ * column of a file set to `null`, and deletes files that saves replaced and `remove()` took away
+ * once the transaction commits (`onReplace`, `onRemove`), unless another row still points at them.
+ * A file that attachFile() wrote for a save that rolls back is deleted then.
+ *
  * @example
  * new DataSource({ ..., subscribers: [FileColumnSubscriber] })
  */
 @EventSubscriber()
 export class FileColumnSubscriber implements EntitySubscriberInterface {
+  /**
+   * Where deletions that failed after a commit are reported (a storage that refused, a database
+   * that could not say whether another row still points at the file): the save has succeeded, so
+   * its caller gets no error, and `cleanup --orphans` finds the file later. TypeORM makes the
+   * subscriber itself, so this is set on the class, once, at startup.
+   * @default stderrLogger
+   * @example FileColumnSubscriber.logger = { error: (message, error) => log.error({ err: error }, message) }
+   */
+  static logger: Logger = stderrLogger
+
+  afterLoad(entity: ObjectLiteral, event?: LoadEvent<ObjectLiteral>): void {
+    if (event?.metadata) clearFileColumnsOnNull(event.metadata)
+    nullEmptyFileColumns(entity, entityClass(entity, event?.metadata))
+  }
+
   async beforeInsert(event: InsertEvent<ObjectLiteral>): Promise<void> {
-    await fillFileColumns(event.entity, undefined)
+    const target = entityClass(event.entity, event.metadata)
+    attachedFiles(event.queryRunner, event.entity, target)
+    await fillFileColumns(event.entity, undefined, target)
+  }
+
+  afterInsert(event: InsertEvent<ObjectLiteral>): void {
+    nullEmptyFileColumns(event.entity, entityClass(event.entity, event.metadata))
   }
 
   async beforeUpdate(event: UpdateEvent<ObjectLiteral>): Promise<void> {
-    if (event.entity) await fillFileColumns(event.entity, event.databaseEntity)
+    if (event.metadata) clearFileColumnsOnNull(event.metadata)
+    const target = entityClass(event.entity, event.metadata)
+    attachedFiles(event.queryRunner, event.entity, target)
+    if (event.entity) await fillFileColumns(event.entity, event.databaseEntity, target)
+  }
+
+  async afterUpdate(event: UpdateEvent<ObjectLiteral>): Promise<void> {
+    const target = entityClass(event.entity, event.metadata)
+    const before = event.databaseEntity
+    if (target && before) {
+      const updated = new Set((event.updatedColumns ?? []).map((column) => column.propertyPath))
+      for (const column of getFileColumns(target)) {
+        // The path column was written: the row points at another file now, or at none.
+        if (column.onReplace !== 'keep' && updated.has(`${column.propertyName}.path`))
+          await released(event.queryRunner, before, target, column)
+      }
+    }
+    nullEmptyFileColumns(event.entity, target)
+  }
+
+  async afterRemove(event: RemoveEvent<ObjectLiteral>): Promise<void> {
+    // The row as it was stored, loaded by the remove; the entity given, if it was not.
+    const row = event.databaseEntity ?? event.entity
+    const target = entityClass(row, event.metadata)
+    if (!row || !target) return
+    for (const column of getFileColumns(target)) {
+      if (column.onRemove !== 'keep') await released(event.queryRunner, row, target, column)
+    }
+  }
+
+  afterSoftRemove(event: SoftRemoveEvent<ObjectLiteral>): void {
+    // A soft-removed row keeps its file, so that recover() finds it again.
+    nullEmptyFileColumns(event.entity, entityClass(event.entity, event.metadata))
+  }
+
+  afterTransactionStart(event: TransactionStartEvent): void {
+    transactionStarted(event.queryRunner)
+  }
+
+  async afterTransactionCommit(event: TransactionCommitEvent): Promise<void> {
+    await transactionCommitted(event.queryRunner, FileColumnSubscriber.logger)
+  }
+
+  async afterTransactionRollback(event: TransactionRollbackEvent): Promise<void> {
+    await transactionRolledBack(event.queryRunner, FileColumnSubscriber.logger)
   }
 }
 
 /**
+ * The entity class of an event: the entity's own class when it is one of the metadata's (a child
+ * entity loaded through its parent), else the metadata's target, so that a plain object saved
+ * through a repository (`save({ id, file: null })`) counts as the entity it stands for.
+ */
+function entityClass(
+  entity: ObjectLiteral | undefined,
+  metadata: { target: Function | string } | undefined,
+): Function | undefined {
+  const target = metadata?.target
+  if (typeof target !== 'function') return entity?.constructor
+  return entity instanceof target ? entity.constructor : target
+}
+
+/** Reports each fresh key of attachFile() that `entity` is about to be saved with. */
+function attachedFiles(
+  queryRunner: QueryRunner | undefined,
+  entity: ObjectLiteral | undefined,
+  target: Function | undefined,
+): void {
+  if (!entity || !target) return
+  for (const column of getFileColumns(target)) {
+    const value = entity[column.propertyName] as StoredFile | null | undefined
+    const key = value ? freshKey(value) : undefined
+    if (value && key !== undefined) {
+      const where = `${target.name}.${column.propertyName}`
+      fileAttached(queryRunner, { storage: column.storage, key, where, value })
+    }
+  }
+}
+
+/** Reports the file that `row` (as it was stored) held in `column` as no longer needed by it. */
+async function released(
+  queryRunner: QueryRunner | undefined,
+  row: ObjectLiteral,
+  target: Function,
+  column: FileColumnMetadata,
+): Promise<void> {
+  const value = row[column.propertyName] as StoredFile | null | undefined
+  if (!hasFile(value)) return
+  const where = `${target.name}.${column.propertyName}`
+  await fileReleased(
+    queryRunner,
+    { storage: column.storage, key: value.path, where },
+    FileColumnSubscriber.logger,
+  )
+}
+
+/**
  * Fills the metadata of every file column of `entity` whose path is new (compared with `previous`,
- * the row as stored) or whose metadata is incomplete. Exported for backfills and tests.
+ * the row as stored) or whose metadata is incomplete. `target` is the entity class, for a plain
+ * object. Exported for backfills and tests.
  */
 export async function fillFileColumns(
   entity: ObjectLiteral | undefined,
   previous: ObjectLiteral | undefined,
+  target: Function | undefined = entity?.constructor,
 ): Promise<void> {
-  if (!entity) return
-  for (const column of getFileColumns(entity.constructor)) {
+  if (!entity || !target) return
+  for (const column of getFileColumns(target)) {
     const value = entity[column.propertyName] as StoredFile | null | undefined
     if (!hasFile(value)) continue
     const before = previous?.[column.propertyName] as StoredFile | null | undefined
     const pathChanged = !hasFile(before) || before.path !== value.path
     if (isVerified(value)) continue
     if (!pathChanged && isComplete(column, value)) continue
-    await describe(entity, column, value, pathChanged ? before : undefined)
+    await describe(target, column, value, pathChanged ? before : undefined)
   }
 }
 
@@ -70,13 +208,13 @@ function isComplete(column: FileColumnMetadata, value: StoredFile): boolean {
 }
 
 async function describe(
-  entity: ObjectLiteral,
+  target: Function,
   column: FileColumnMetadata,
   value: StoredFile & { path: string },
   replaced: StoredFile | null | undefined,
 ): Promise<void> {
   const storage = storages.get(column.storage)
-  const where = `${entity.constructor.name}.${column.propertyName}`
+  const where = `${target.name}.${column.propertyName}`
   // An image column reads the image metadata from the bytes being hashed: one read of the file.
   const probe = column.probe?.start()
   try {

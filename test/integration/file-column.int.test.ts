@@ -5,7 +5,7 @@ import path from 'node:path'
 import { Readable } from 'node:stream'
 import type { DataSource, Repository } from 'typeorm'
 import { Document } from '../../entities/Document'
-import { attachFile, FileColumnError, StoredFile, storages } from '../../src'
+import { attachFile, FileColumnError, hasFile, StoredFile, storages } from '../../src'
 import type { LocalStorage } from '../../src/storage/local-storage'
 import { createTestDataSource, resetDatabase } from '../helpers/database'
 import { temporaryStorage } from '../helpers/storage'
@@ -105,11 +105,84 @@ describe('saving a row with a file path', () => {
     expect(await documents.countBy({ slug: 'evil' })).toBe(0)
   })
 
-  it('leaves an empty column empty', async () => {
+  it('leaves an empty column empty, and loads it as null', async () => {
     await documents.save(documents.create({ slug: 'empty', file: null }))
-    const row = await documents.findOneByOrFail({ slug: 'empty' })
-    expect(row.file?.path ?? null).toBeNull()
-    expect(row.file?.size ?? null).toBeNull()
+    const [row] = await dataSource.query(`SELECT file_path, file_size FROM document WHERE slug = 'empty'`)
+    expect(row).toEqual({ file_path: null, file_size: null })
+    const loaded = await documents.findOneByOrFail({ slug: 'empty' })
+    expect(loaded.file).toBeNull()
+    expect(loaded.anotherFile).toBeNull()
+  })
+
+  it('leaves null in a property that was not given, once saved', async () => {
+    const document = documents.create({ slug: 'none' })
+    await documents.save(document)
+    expect(document.file).toBeNull()
+    expect(hasFile(document.file)).toBe(false)
+  })
+})
+
+describe('clearing a file column', () => {
+  /** The file columns of the document `slug`, as Postgres holds them. */
+  async function fileColumns(slug: string): Promise<Record<string, unknown>> {
+    const rows: Record<string, unknown>[] = await dataSource.query(
+      `SELECT file_path, file_name, file_size, file_content_type, file_modified_at, file_sha256
+         FROM document WHERE slug = $1`,
+      [slug],
+    )
+    return rows[0] as Record<string, unknown>
+  }
+
+  beforeEach(async () => {
+    await storage.save('clear/one.txt', 'one')
+    await storage.save('clear/two.txt', 'two')
+    await documents.save(
+      documents.create({
+        slug: 'c',
+        file: withPath('clear/one.txt'),
+        anotherFile: withPath('clear/two.txt'),
+      }),
+    )
+  })
+
+  it('writes NULL into every column of the file when the property is set to null', async () => {
+    expect((await fileColumns('c')).file_sha256).toBe(sha256('one'))
+    const document = await documents.findOneByOrFail({ slug: 'c' })
+    document.file = null
+    await documents.save(document)
+    expect(await fileColumns('c')).toEqual({
+      file_path: null,
+      file_name: null,
+      file_size: null,
+      file_content_type: null,
+      file_modified_at: null,
+      file_sha256: null,
+    })
+  })
+
+  it('leaves the property null after the save and loads it as null', async () => {
+    const document = await documents.findOneByOrFail({ slug: 'c' })
+    document.file = null
+    await documents.save(document)
+    expect(document.file).toBeNull()
+    const loaded = await documents.findOneByOrFail({ slug: 'c' })
+    expect(loaded.file).toBeNull()
+    expect(hasFile(loaded.file)).toBe(false)
+  })
+
+  it('keeps the row’s other file column', async () => {
+    const document = await documents.findOneByOrFail({ slug: 'c' })
+    document.file = null
+    await documents.save(document)
+    expect((await documents.findOneByOrFail({ slug: 'c' })).anotherFile?.path).toBe('clear/two.txt')
+  })
+
+  it('deletes the cleared file from the storage (onReplace defaults to "delete")', async () => {
+    const document = await documents.findOneByOrFail({ slug: 'c' })
+    document.file = null
+    await documents.save(document)
+    expect(await storage.exists('clear/one.txt')).toBe(false)
+    expect(await storage.exists('clear/two.txt')).toBe(true)
   })
 })
 

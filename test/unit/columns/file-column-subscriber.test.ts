@@ -393,6 +393,20 @@ describe('FileColumnSubscriber', () => {
   /** The part of an InsertEvent the subscriber reads. */
   const insertEvent = (entity: ObjectLiteral) => ({ entity }) as unknown as InsertEvent<ObjectLiteral>
 
+  describe('afterLoad()', () => {
+    it('sets a file column without a file to null', () => {
+      const document = documentWith({ path: null })
+      subscriber.afterLoad(document)
+      expect(document.file).toBeNull()
+    })
+
+    it('keeps a file column that points at a file', () => {
+      const document = documentWith({ path: 'docs/notes.txt' })
+      subscriber.afterLoad(document)
+      expect(document.file?.path).toBe('docs/notes.txt')
+    })
+  })
+
   describe('beforeInsert()', () => {
     it('fills the file columns of event.entity', async () => {
       const document = documentWith({ path: 'docs/notes.txt' })

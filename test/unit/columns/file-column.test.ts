@@ -25,6 +25,13 @@ class Invoice {
 }
 
 @Entity()
+class Archive {
+  @PrimaryGeneratedColumn() id!: number
+  @FileColumn({ onReplace: 'keep', onRemove: 'keep' }) kept!: StoredFile | null
+  @FileColumn({ onReplace: 'delete', onRemove: 'keep' }) mixed!: StoredFile | null
+}
+
+@Entity()
 class UserProfile {
   @PrimaryGeneratedColumn() id!: number
   @FileColumn() avatarImage!: StoredFile | null
@@ -189,6 +196,21 @@ describe('@FileColumn()', () => {
     })
   })
 
+  describe.each(['onReplace', 'onRemove'] as const)('%s', (option) => {
+    it('is "delete" by default', () => {
+      expect(getFileColumn(Document, 'file')[option]).toBe('delete')
+    })
+
+    it('is recorded as "keep" when set to "keep"', () => {
+      expect(getFileColumn(Archive, 'kept')[option]).toBe('keep')
+    })
+  })
+
+  it('records onReplace and onRemove each as given', () => {
+    const { onReplace, onRemove } = getFileColumn(Archive, 'mixed')
+    expect({ onReplace, onRemove }).toEqual({ onReplace: 'delete', onRemove: 'keep' })
+  })
+
   describe('uploadTo', () => {
     it('defaults to the entity and property names in snake case', () => {
       expect(getFileColumn(Document, 'anotherFile').uploadTo).toBe('document/another_file')
@@ -243,6 +265,10 @@ describe('@FileColumn()', () => {
       ['an empty uploadTo', { uploadTo: '' }, '"uploadTo"'],
       ['an uploadTo with a trailing slash', { uploadTo: 'docs/' }, '"uploadTo"'],
       ['an uploadTo with a backslash', { uploadTo: 'docs\\files' }, '"uploadTo"'],
+      ['an onReplace that is not a policy', { onReplace: 'remove' as 'keep' }, '"onReplace"'],
+      ['an onReplace that is a boolean', { onReplace: false as unknown as 'keep' }, '"onReplace"'],
+      ['an onRemove that is not a policy', { onRemove: 'purge' as 'keep' }, '"onRemove"'],
+      ['an onRemove in upper case', { onRemove: 'DELETE' as 'delete' }, '"onRemove"'],
     ])('throws a ConfigurationError naming the option for %s', (_label, options, named) => {
       const declare = () => FileColumn(options)
       expect(declare).toThrow(ConfigurationError)
@@ -268,7 +294,7 @@ describe('@FileColumn()', () => {
     it.each<[string, FileColumnOptions]>([
       ['a prefix with digits and underscores', { prefix: '_file2_' }],
       ['a nested uploadTo with dashes', { uploadTo: 'user-files/2026/scans' }],
-      ['explicit defaults', { storage: 'default', nullable: true }],
+      ['explicit defaults', { storage: 'default', nullable: true, onReplace: 'delete', onRemove: 'delete' }],
     ])('accepts %s', (_label, options) => {
       expect(() => FileColumn(options)).not.toThrow()
     })
