@@ -23,6 +23,8 @@ export interface PageRoutes {
   signed: string
   photo: string
   photoVariant: string
+  /** Where the upload form posts (`POST`, multipart/form-data). */
+  upload: string
 }
 
 /** What the page shows. `sign` mints a signed link for a path. */
@@ -116,6 +118,7 @@ export function indexPage({ documents, photos, routes, sign }: PageData): string
   code, .sha { font-family: ui-monospace, monospace; font-size: 13px; }
   .thumbnail { border-radius: 6px; background: repeating-conic-gradient(#eee 0 25%, #fff 0 50%) 0 0 / 16px 16px; }
   small { color: #5c677d; }
+  form label { margin-right: 1rem; }
 </style>
 <h1>typeorm-downloadview demo</h1>
 <p>Every view of the library on its own route. Downloads go through one responder: Range, ETag,
@@ -125,6 +128,13 @@ conditional requests and RFC 6266 names work everywhere.</p>
 <tr><th>Document</th><th>File</th><th>Size</th><th>Type</th><th>SHA-256</th><th>Routes</th></tr>
 ${documentRows.join('\n')}
 </table>
+<h3>Upload a document <small>(receiveUpload: PDF, image, text or ZIP, up to 10 MiB)</small></h3>
+<form id="upload" method="post" action="${escapeHtml(routes.upload)}" enctype="multipart/form-data">
+<p><label>Slug <input name="slug" required pattern="[a-z0-9][a-z0-9\\-]{0,62}" placeholder="my-document"></label>
+<label>Title <input name="title" placeholder="My document"></label>
+<label>File <input type="file" name="file" required></label>
+<button type="submit">Upload</button></p>
+</form>
 <h2>Photos <small>(image column, variants made by sharp)</small></h2>
 <table id="photos">
 <tr><th></th><th>Photo</th><th>Image</th><th>File</th><th>Size</th><th>Type</th><th>SHA-256</th><th>Routes</th></tr>

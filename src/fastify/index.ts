@@ -6,3 +6,6 @@
 
 export { DownloadHttpError } from './download-http-error'
 export { downloadRoute, fastifyDownloads } from './download-route'
+export type { ReceiveUploadOptions } from '../uploads/options'
+export type { ReceivedUpload } from '../uploads/receive-upload'
+export { fastifyUploads, receiveUpload } from './receive-upload'

@@ -7,10 +7,12 @@ import {
   type DownloadModuleAsyncOptions,
   type DownloadModuleOptions,
 } from './options'
+import { Uploads } from './uploads'
 
 /**
- * Registers the app's storages and provides {@link Downloads} to every module (it is global, as
- * the library's `storages` registry is one per process). Import it once, in the root module.
+ * Registers the app's storages and provides {@link Downloads} and {@link Uploads} to every module
+ * (it is global, as the library's `storages` registry is one per process). Import it once, in the
+ * root module.
  *
  * @example
  * @Module({
@@ -60,8 +62,8 @@ export class DownloadModule {
       module: DownloadModule,
       global: true,
       imports,
-      providers: [...providers, Downloads],
-      exports: [Downloads],
+      providers: [...providers, Downloads, Uploads],
+      exports: [Downloads, Uploads],
     }
   }
 }

@@ -8,8 +8,10 @@ import {
   HttpException,
   type HttpExceptionOptions,
   NotFoundException,
+  PayloadTooLargeException,
   ServiceUnavailableException,
   UnprocessableEntityException,
+  UnsupportedMediaTypeException,
 } from '@nestjs/common'
 import { statusForError } from '../errors'
 
@@ -20,6 +22,8 @@ const EXCEPTIONS: Readonly<Record<number, ExceptionClass>> = {
   400: BadRequestException,
   403: ForbiddenException,
   404: NotFoundException,
+  413: PayloadTooLargeException,
+  415: UnsupportedMediaTypeException,
   422: UnprocessableEntityException,
   502: BadGatewayException,
   503: ServiceUnavailableException,

@@ -7,11 +7,15 @@ import { requirePeers } from '../optional-peers'
 
 requirePeers('typeorm-downloadview/nestjs', ['@nestjs/common', '@nestjs/core'])
 
+export type { ReceiveUploadOptions } from '../uploads/options'
+export type { ReceivedUpload } from '../uploads/receive-upload'
 export { DownloadModule } from './download-module'
-export { Downloads, type ObjectViewOptions, type PlatformRequest } from './downloads'
+export { Downloads, type ObjectViewOptions } from './downloads'
 export { toHttpException } from './exceptions'
 export {
   DOWNLOAD_MODULE_OPTIONS,
   type DownloadModuleAsyncOptions,
   type DownloadModuleOptions,
 } from './options'
+export type { PlatformRequest } from './platform'
+export { Uploads } from './uploads'

@@ -1,4 +1,5 @@
 /** The demo app's routes over HTTP, on real Postgres with the real seeds. */
+import { readdir } from 'node:fs/promises'
 import type { Server } from 'node:http'
 import request from 'supertest'
 import type { DataSource } from 'typeorm'
@@ -15,10 +16,12 @@ let dataSource: DataSource
 // request, and the HTTP view's keep-alive connections to it would hold each close() for 5 s.
 let app: Server
 let removeMedia: () => Promise<void>
+let mediaRoot: string
 
 beforeAll(async () => {
   const media = await temporaryStorage()
   removeMedia = media.remove
+  mediaRoot = media.root
   storages.register('default', media.storage)
   dataSource = await createTestDataSource()
   await seed(dataSource)
@@ -365,5 +368,92 @@ describe('GET /nginx/optimized-by-middleware/', () => {
     const response = await request(app).head('/nginx/optimized-by-middleware/')
     expect(response.headers['x-accel-redirect']).toBeUndefined()
     expect(response.headers['content-length']).toBe('13')
+  })
+})
+
+describe('POST /documents/ (the upload form)', () => {
+  /** Every file under the media folder (partial ones included), sorted. */
+  const mediaFiles = async () =>
+    (await readdir(mediaRoot, { recursive: true, withFileTypes: true }))
+      .filter((entry) => entry.isFile())
+      .map((entry) => `${entry.parentPath}/${entry.name}`)
+      .sort()
+  const documentCount = () => dataSource.getRepository(Document).count()
+  const upload = () => request(app).post('/documents/')
+
+  /** Runs `refused` and checks that it left no row and no file behind. */
+  async function leavesNothing(refused: () => Promise<request.Response>, status: number): Promise<void> {
+    const [rows, files] = [await documentCount(), await mediaFiles()]
+    const response = await refused()
+    expect(response.status).toBe(status)
+    expect(await documentCount()).toBe(rows)
+    expect(await mediaFiles()).toEqual(files)
+  }
+
+  it('creates the Document and redirects to the index page with 303', async () => {
+    const response = await upload()
+      .field('slug', 'uploaded-notes')
+      .field('title', 'Uploaded notes')
+      .attach('file', Buffer.from('Notes from the upload form\n'), {
+        filename: 'notes.txt',
+        contentType: 'text/plain',
+      })
+    expect(response.status).toBe(303)
+    expect(response.headers.location).toBe('/')
+    const row = await dataSource.getRepository(Document).findOneByOrFail({ slug: 'uploaded-notes' })
+    expect(row.title).toBe('Uploaded notes')
+    expect(row.file).toMatchObject({ name: 'notes.txt', size: 27, contentType: 'text/plain' })
+  })
+
+  it('serves the uploaded file back, and lists it on the index page', async () => {
+    assertDownload(await get('/object/default-file/uploaded-notes/'), {
+      content: 'Notes from the upload form\n',
+      basename: 'notes.txt',
+      contentType: 'text/plain',
+    })
+    const page = await request(app).get('/')
+    expect(page.text).toContain('/object/default-file/uploaded-notes/')
+    expect(page.text).toContain(
+      '<form id="upload" method="post" action="/documents/" enctype="multipart/form-data">',
+    )
+  })
+
+  it('answers 413 to a file over 10 MiB', async () => {
+    const big = Buffer.concat([Buffer.from('%PDF-1.7\n'), Buffer.alloc(10 * 1024 * 1024)])
+    await leavesNothing(() => upload().field('slug', 'too-big').attach('file', big, 'big.pdf'), 413)
+  })
+
+  it('answers 415 to a file of a type the demo does not take (bytes that are no known type)', async () => {
+    const binary = Buffer.from([0x00, 0x01, 0x02, 0xfe, 0xff, 0x00, 0x10])
+    await leavesNothing(() => upload().field('slug', 'binary').attach('file', binary, 'data.pdf'), 415)
+  })
+
+  it('answers 400 to a form without a file', async () => {
+    await leavesNothing(() => upload().field('slug', 'no-file').field('title', 'No file'), 400)
+  })
+
+  it('answers 400 to a form without a slug, and deletes the file it had stored', async () => {
+    await leavesNothing(() => upload().attach('file', Buffer.from('text\n'), 'a.txt'), 400)
+  })
+
+  it('answers 400 to a slug that is not lower-case letters, digits and dashes', async () => {
+    await leavesNothing(
+      () => upload().field('slug', '../Evil Slug').attach('file', Buffer.from('text\n'), 'a.txt'),
+      400,
+    )
+  })
+
+  it('answers 409 to a slug that is taken, and keeps the existing row as it was', async () => {
+    const before = await dataSource.getRepository(Document).findOneByOrFail({ slug: 'hello-world' })
+    await leavesNothing(
+      () => upload().field('slug', 'hello-world').attach('file', Buffer.from('other\n'), 'other.txt'),
+      409,
+    )
+    const after = await dataSource.getRepository(Document).findOneByOrFail({ slug: 'hello-world' })
+    expect(after.file).toEqual(before.file)
+  })
+
+  it('answers 400 to a request that is not multipart/form-data', async () => {
+    await leavesNothing(() => upload().type('form').send({ slug: 'urlencoded' }), 400)
   })
 })

@@ -1,7 +1,8 @@
 /**
  * The demo page in a real browser: Debian's Chromium, headless, driven by playwright-core. The page
  * lists every Document and Photo; thumbnails come from the variant route; a download link saves the
- * file under its name. A screenshot is kept in test-artifacts/demo-page.png.
+ * file under its name; the upload form stores a file that downloads back. A screenshot is kept in
+ * test-artifacts/demo-page.png.
  */
 import { existsSync } from 'node:fs'
 import { mkdir, readFile } from 'node:fs/promises'
@@ -11,6 +12,7 @@ import path from 'node:path'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { buildApp } from '../../demo/app'
 import { PHOTO_SEEDS } from '../../demo/photos'
+import { Document } from '../../entities/Document'
 import type { LocalStorage } from '../../src'
 import { type SeededDemo, seededDemo } from '../helpers/seeded-demo'
 
@@ -91,6 +93,35 @@ describe('the demo page in Chromium', () => {
     // Chromium takes the filename* name (the accents survive, unlike in the ASCII fallback) and
     // replaces the double quotes, which it never writes into a file name.
     expect(download.suggestedFilename()).toBe('résumé _final_, v2.txt')
+  })
+
+  it('uploads a file with the form, lists the new document, and downloads it back', async () => {
+    const content = Buffer.from('Uploaded from Chromium: naïve café ✓\n')
+    await page.fill('#upload input[name="slug"]', 'from-the-browser')
+    await page.fill('#upload input[name="title"]', 'Sent by the upload form')
+    await page.setInputFiles('#upload input[name="file"]', {
+      name: 'browser notes.txt',
+      mimeType: 'text/plain',
+      buffer: content,
+    })
+    // The form posts multipart/form-data; the answer is a 303 back to the index page.
+    const [response] = await Promise.all([
+      page.waitForResponse((candidate) => candidate.request().method() === 'POST'),
+      page.click('#upload button[type="submit"]'),
+    ])
+    expect(response.status()).toBe(303)
+    await page.waitForURL(`${base}/`)
+    const row = page.locator('#documents tr', { hasText: 'from-the-browser' })
+    expect(await row.textContent()).toContain('Sent by the upload form')
+    expect(await row.textContent()).toContain('browser notes.txt')
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      row.locator('a.download-file').click(),
+    ])
+    expect(download.suggestedFilename()).toBe('browser notes.txt')
+    expect(await readFile(await download.path())).toEqual(content)
+    const stored = await demo.dataSource.getRepository(Document).findOneByOrFail({ slug: 'from-the-browser' })
+    expect(stored.file).toMatchObject({ size: content.length, contentType: 'text/plain' })
   })
 
   it('saves a screenshot of the page as a test artifact', async () => {
