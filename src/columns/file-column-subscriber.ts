@@ -7,12 +7,14 @@
  */
 import { lookup } from 'mime-types'
 import {
+  type EntityMetadata,
   type EntitySubscriberInterface,
   EventSubscriber,
   type InsertEvent,
   type LoadEvent,
   type ObjectLiteral,
   type QueryRunner,
+  type RecoverEvent,
   type RemoveEvent,
   type SoftRemoveEvent,
   type TransactionCommitEvent,
@@ -20,6 +22,7 @@ import {
   type TransactionStartEvent,
   type UpdateEvent,
 } from 'typeorm'
+import { type NotifyOptions, notifyEntityChange } from '../cache/notify'
 import { BadPathError, FileColumnError, FileNotFoundError, UnsafePathError } from '../errors'
 import { basename } from '../files/storage-file'
 import { type Logger, stderrLogger } from '../logger'
@@ -64,6 +67,17 @@ export class FileColumnSubscriber implements EntitySubscriberInterface {
    */
   static logger: Logger = stderrLogger
 
+  /**
+   * Whether (and on which channel) saves and removes of entities with file columns notify the
+   * ChangeListeners of every instance (`typeorm-downloadview/cache`), in the save's transaction, so
+   * that their RowCaches drop the row when it commits. One `SELECT pg_notify()` per row saved, on
+   * Postgres only. Keep it on in every instance, those without a cache included: a write that
+   * notifies nobody is served stale by the others until their cache's TTL. TypeORM makes the
+   * subscriber itself, so this is set on the class, once, at startup.
+   * @default {} (on, on the default channel)
+   */
+  static changes: NotifyOptions | false = {}
+
   afterLoad(entity: ObjectLiteral, event?: LoadEvent<ObjectLiteral>): void {
     if (event?.metadata) clearFileColumnsOnNull(event.metadata)
     nullEmptyFileColumns(entity, entityClass(entity, event?.metadata))
@@ -75,8 +89,10 @@ export class FileColumnSubscriber implements EntitySubscriberInterface {
     await fillFileColumns(event.entity, undefined, target)
   }
 
-  afterInsert(event: InsertEvent<ObjectLiteral>): void {
-    nullEmptyFileColumns(event.entity, entityClass(event.entity, event.metadata))
+  async afterInsert(event: InsertEvent<ObjectLiteral>): Promise<void> {
+    const target = entityClass(event.entity, event.metadata)
+    nullEmptyFileColumns(event.entity, target)
+    await announced(event.queryRunner, event.metadata, target, event.entity, 'i')
   }
 
   async beforeUpdate(event: UpdateEvent<ObjectLiteral>): Promise<void> {
@@ -98,6 +114,8 @@ export class FileColumnSubscriber implements EntitySubscriberInterface {
       }
     }
     nullEmptyFileColumns(event.entity, target)
+    // The row as stored names the id the caches hold, also when the save changed the key.
+    await announced(event.queryRunner, event.metadata, target, before ?? event.entity, 'u')
   }
 
   async afterRemove(event: RemoveEvent<ObjectLiteral>): Promise<void> {
@@ -108,11 +126,19 @@ export class FileColumnSubscriber implements EntitySubscriberInterface {
     for (const column of getFileColumns(target)) {
       if (column.onRemove !== 'keep') await released(event.queryRunner, row, target, column)
     }
+    await announced(event.queryRunner, event.metadata, target, row, 'd')
   }
 
-  afterSoftRemove(event: SoftRemoveEvent<ObjectLiteral>): void {
+  async afterSoftRemove(event: SoftRemoveEvent<ObjectLiteral>): Promise<void> {
     // A soft-removed row keeps its file, so that recover() finds it again.
-    nullEmptyFileColumns(event.entity, entityClass(event.entity, event.metadata))
+    const target = entityClass(event.entity, event.metadata)
+    nullEmptyFileColumns(event.entity, target)
+    await announced(event.queryRunner, event.metadata, target, event.databaseEntity ?? event.entity, 'u')
+  }
+
+  async afterRecover(event: RecoverEvent<ObjectLiteral>): Promise<void> {
+    const target = entityClass(event.entity, event.metadata)
+    await announced(event.queryRunner, event.metadata, target, event.databaseEntity ?? event.entity, 'u')
   }
 
   afterTransactionStart(event: TransactionStartEvent): void {
@@ -126,6 +152,24 @@ export class FileColumnSubscriber implements EntitySubscriberInterface {
   async afterTransactionRollback(event: TransactionRollbackEvent): Promise<void> {
     await transactionRolledBack(event.queryRunner, FileColumnSubscriber.logger)
   }
+}
+
+/**
+ * Tells every instance's ChangeListener that a row of an entity with file columns changed (see
+ * `FileColumnSubscriber.changes`): in the event's transaction, so on commit only. Without the
+ * row's key (a write by criteria), the whole table.
+ */
+async function announced(
+  queryRunner: QueryRunner | undefined,
+  metadata: EntityMetadata | undefined,
+  target: Function | undefined,
+  row: ObjectLiteral | undefined,
+  op: 'i' | 'u' | 'd',
+): Promise<void> {
+  const options = FileColumnSubscriber.changes
+  if (options === false || !queryRunner || !metadata || !target) return
+  if (queryRunner.connection.options.type !== 'postgres' || getFileColumns(target).length === 0) return
+  await notifyEntityChange(queryRunner, metadata, row, op, options)
 }
 
 /**

@@ -7,8 +7,11 @@
  */
 import { createHash } from 'node:crypto'
 import type { DataSource, ObjectLiteral, SelectQueryBuilder } from 'typeorm'
+import { rowCacheKey } from '../cache/cache-key'
+import type { RowCache } from '../cache/row-cache'
+import { changeTableOf, keyColumnsProblem, rawRowId } from '../cache/row-ref'
 import { ConfigurationError, ServiceUnavailableError } from '../errors'
-import type { Logger } from '../logger'
+import { type Logger, warn } from '../logger'
 import { BurstLog, databaseFault } from './database-errors'
 import { isLookupValue, type LookupValueKind, lookupValueKind } from './lookup-value'
 import { type Scope, scopeSql } from './scope-sql'
@@ -46,6 +49,11 @@ export interface RowLookupOptions {
   owner: string
   /** Where configuration faults (of the database, of a scope) are reported (once per burst). */
   logger: Logger
+  /**
+   * Where found rows (and misses) are kept between requests, invalidated by a ChangeListener.
+   * @default none: every lookup asks the database
+   */
+  cache?: RowCache<Record<string, unknown>>
 }
 
 /** What is built once, when the DataSource is ready: the table, the columns, the lookup column. */
@@ -59,6 +67,8 @@ interface LookupPlan {
   lookup: string
   /** TypeORM's own conditions (discriminator, soft delete), ` AND …`-joined, or `''`. */
   always: string
+  /** The table as change notifications name it (`public.document`), when the rows are cached. */
+  changeTable: string | undefined
 }
 
 /** The statements of one scope shape: alone, and batched (for lookup column types it is written for). */
@@ -106,6 +116,20 @@ export class RowLookup<E extends ObjectLiteral> {
     const plan = this.prepare()
     if (!isLookupValue(value) || !plan.kind.accepts(value)) return undefined
     const planned = this.planned(plan, scope)
+    const { cache } = this.options
+    // The statement (its name is the hash of the SQL: table, columns, scope shape, soft delete),
+    // the value and each scope value: one scope's entry can never answer another's. A value with
+    // no faithful encoding (an object of a class) is simply not cached.
+    const key =
+      cache?.available && plan.changeTable !== undefined
+        ? rowCacheKey([planned.statement.name, value, ...planned.scopeValues])
+        : undefined
+    if (cache && key !== undefined) {
+      const hit = cache.get(key)
+      // A fresh entity per request, hydrated from the cached columns: hooks may change it freely.
+      if (hit) return hit.kind === 'row' ? plan.table.hydrate<E>(hit.value, plan.columns) : undefined
+    }
+    const ticket = key !== undefined ? cache?.ticket() : undefined
     let rows: Record<string, unknown>[]
     try {
       rows = await this.runLookup(planned, value)
@@ -113,7 +137,28 @@ export class RowLookup<E extends ObjectLiteral> {
       throw this.classified(error)
     }
     const row = rows[0]
+    if (cache && key !== undefined && ticket !== undefined && plan.changeTable !== undefined)
+      this.remember(cache, key, ticket, plan, row)
     return row ? plan.table.hydrate<E>(row, plan.columns) : undefined
+  }
+
+  /** Stores what the lookup found under `key`, unless its table changed since `ticket`. */
+  private remember(
+    cache: RowCache<Record<string, unknown>>,
+    key: string,
+    ticket: ReturnType<RowCache['ticket']>,
+    plan: LookupPlan,
+    row: Record<string, unknown> | undefined,
+  ): void {
+    const table = plan.changeTable as string
+    if (!row) {
+      cache.setMiss(key, table, ticket)
+      return
+    }
+    const id = rawRowId(plan.table.metadata, row)
+    if (id === undefined) return
+    const { __dv_index: _index, ...value } = row
+    cache.set(key, { table, id, value }, ticket)
   }
 
   /**
@@ -285,8 +330,11 @@ export class RowLookup<E extends ObjectLiteral> {
    */
   private lookupTogether(pool: PgPool, planned: Planned, value: string): Promise<Record<string, unknown>[]> {
     const batch = planned.statement.batch as NonNullable<Statement['batch']>
-    const key =
-      planned.scopeValues.length === 0 ? batch.name : `${batch.name}\u0000${valuesKey(planned.scopeValues)}`
+    // Equal only when every scope value is, value by value and type by type; a value with no
+    // faithful encoding (an object of a class) is looked up alone rather than risk a wrong batch.
+    const values = planned.scopeValues.length === 0 ? '' : rowCacheKey(planned.scopeValues)
+    if (values === undefined) return this.lookupAlone(pool, planned, value)
+    const key = values === '' ? batch.name : `${batch.name}\u0000${values}`
     let pending = this.pending.get(key)
     if (!pending || pending.values.length >= MAX_BATCH) {
       const fresh: PendingLookups = { planned, values: [], waiters: [] }
@@ -353,6 +401,13 @@ export class RowLookup<E extends ObjectLiteral> {
       (column) => column.isPrimary || column === kind || this.options.selects(column),
     )
     const always = table.conditions({ withDeleted: this.options.withDeleted })
+    let changeTable: string | undefined
+    if (this.options.cache) {
+      // Rows are cached only when notifications can name them: by a primary key of a simple type.
+      const problem = keyColumnsProblem(dataSource, table.metadata)
+      if (problem) warn(this.options.logger, `${owner}: option "cache" is off for ${entity.name}: ${problem}`)
+      else changeTable = changeTableOf(dataSource, table.metadata)
+    }
     this.plan = {
       table,
       columns,
@@ -360,6 +415,7 @@ export class RowLookup<E extends ObjectLiteral> {
       select: table.select(columns),
       lookup: table.column(lookupColumn),
       always: always.map((condition) => ` AND ${condition}`).join(''),
+      changeTable,
     }
     return this.plan
   }
@@ -386,18 +442,6 @@ interface PendingLookups {
   planned: Planned
   values: string[]
   waiters: { resolve(rows: Record<string, unknown>[]): void; reject(error: unknown): void }[]
-}
-
-/** A key that two lists of scope values share only when they are equal, value by value and type by type. */
-function valuesKey(values: readonly unknown[]): string {
-  return values
-    .map((value) => {
-      if (Array.isArray(value)) return `[${valuesKey(value)}]`
-      if (value instanceof Date) return `d${value.getTime()}`
-      if (Buffer.isBuffer(value)) return `x${value.toString('hex')}`
-      return `${(typeof value)[0]}${JSON.stringify(String(value))}`
-    })
-    .join(',')
 }
 
 function hash(sql: string): string {

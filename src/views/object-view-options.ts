@@ -3,6 +3,7 @@
  * (lookup-options.ts), the file column and the hooks here.
  */
 import type { DataSource, FindOptionsWhere, ObjectLiteral, SelectQueryBuilder } from 'typeorm'
+import { RowCache } from '../cache/row-cache'
 import { type FileColumnMetadata, getFileColumn } from '../columns/file-column'
 import { ConfigurationError } from '../errors'
 import { type LookupOptions, type ObjectLookup, resolveLookupOptions } from '../lookup/lookup-options'
@@ -74,12 +75,22 @@ export interface ObjectDownloadViewOptions<E extends ObjectLiteral> extends Down
    * @default undefined (the prepared, batched lookup)
    */
   query?: (query: SelectQueryBuilder<E>, request: DownloadRequest) => SelectQueryBuilder<E> | undefined
+  /**
+   * Keep the rows found (and the lookups that found none) in this RowCache
+   * (`typeorm-downloadview/cache`), which a ChangeListener keeps true through Postgres
+   * LISTEN/NOTIFY: a repeated request needs no query. The cache key holds the lookup value and
+   * every scope value, so one scope is never answered from another's entry; `authorize` still runs
+   * on every request. While the listener's connection is down nothing is read from it or stored.
+   * Not with `query` (its joins reach tables whose changes the cache does not follow).
+   * @default undefined (every request asks the database)
+   */
+  cache?: RowCache<Record<string, unknown>>
 }
 
 const OWN_OPTIONS = [
   ...VIEW_OPTIONS,
   ...['dataSource', 'entity', 'lookup', 'file', 'basename', 'select', 'prepare', 'withDeleted'],
-  ...['where', 'authorize', 'query'],
+  ...['where', 'authorize', 'query', 'cache'],
 ]
 
 /** ObjectDownloadView's options, checked, with their defaults. */
@@ -88,6 +99,7 @@ export interface ObjectViewSettings<E extends ObjectLiteral> extends LookupOptio
   where: ObjectDownloadViewOptions<E>['where']
   authorize: ObjectDownloadViewOptions<E>['authorize']
   query: ObjectDownloadViewOptions<E>['query']
+  cache: RowCache<Record<string, unknown>> | undefined
 }
 
 /**
@@ -110,5 +122,25 @@ export function resolveObjectViewOptions<E extends ObjectLiteral>(
       `${owner}: option "file" names "${String(options.file)}", which is not a @FileColumn() of ${lookup.entity.name}`,
     )
   }
-  return { ...lookup, fileColumn, where: options.where, authorize: options.authorize, query: options.query }
+  const { cache } = options
+  if (cache !== undefined) {
+    if (!(cache instanceof RowCache))
+      throw new ConfigurationError(`${owner}: option "cache" must be a RowCache (typeorm-downloadview/cache)`)
+    if (options.query !== undefined)
+      throw new ConfigurationError(
+        `${owner}: option "cache" cannot be used with option "query", whose joins reach rows the cache does not follow`,
+      )
+    if (cache.dataSource !== undefined && cache.dataSource !== lookup.dataSource)
+      throw new ConfigurationError(
+        `${owner}: option "cache" is kept by the ChangeListener of another DataSource, whose changes are not this one's`,
+      )
+  }
+  return {
+    ...lookup,
+    fileColumn,
+    where: options.where,
+    authorize: options.authorize,
+    query: options.query,
+    cache,
+  }
 }

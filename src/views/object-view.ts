@@ -66,6 +66,7 @@ export class ObjectDownloadView<E extends ObjectLiteral> extends DownloadView {
       withDeleted: settings.withDeleted,
       prepare: settings.prepare,
       scoped: settings.where !== undefined,
+      ...(settings.cache && { cache: settings.cache }),
       owner,
       logger: this.logger,
     })
