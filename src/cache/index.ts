@@ -12,6 +12,7 @@
  */
 
 export { ChangeListener, type ChangeListenerOptions } from './change-listener'
+export { ContentCache, type ContentCacheOptions, type ContentCacheStats } from './content-cache'
 export { type NotifyOptions, notifyChange } from './notify'
 export { RowCache, type RowCacheOptions, type RowCacheStats } from './row-cache'
 export { type ChangeTriggerOptions, dropChangeTrigger, installChangeTrigger } from './trigger'

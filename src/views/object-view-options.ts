@@ -3,6 +3,7 @@
  * (lookup-options.ts), the file column and the hooks here.
  */
 import type { DataSource, FindOptionsWhere, ObjectLiteral, SelectQueryBuilder } from 'typeorm'
+import { ContentCache } from '../cache/content-cache'
 import { RowCache } from '../cache/row-cache'
 import { type FileColumnMetadata, getFileColumn } from '../columns/file-column'
 import { ConfigurationError } from '../errors'
@@ -85,12 +86,19 @@ export interface ObjectDownloadViewOptions<E extends ObjectLiteral> extends Down
    * @default undefined (every request asks the database)
    */
   cache?: RowCache<Record<string, unknown>>
+  /**
+   * Keep the bytes of small files (by their SHA-256) in this ContentCache
+   * (`typeorm-downloadview/cache`): a repeated download of one makes no storage call. Files whose
+   * row states no checksum, and larger ones, are read from the storage as usual.
+   * @default undefined (every download reads the storage)
+   */
+  contentCache?: ContentCache
 }
 
 const OWN_OPTIONS = [
   ...VIEW_OPTIONS,
   ...['dataSource', 'entity', 'lookup', 'file', 'basename', 'select', 'prepare', 'withDeleted'],
-  ...['where', 'authorize', 'query', 'cache'],
+  ...['where', 'authorize', 'query', 'cache', 'contentCache'],
 ]
 
 /** ObjectDownloadView's options, checked, with their defaults. */
@@ -100,6 +108,7 @@ export interface ObjectViewSettings<E extends ObjectLiteral> extends LookupOptio
   authorize: ObjectDownloadViewOptions<E>['authorize']
   query: ObjectDownloadViewOptions<E>['query']
   cache: RowCache<Record<string, unknown>> | undefined
+  contentCache: ContentCache | undefined
 }
 
 /**
@@ -135,8 +144,14 @@ export function resolveObjectViewOptions<E extends ObjectLiteral>(
         `${owner}: option "cache" is kept by the ChangeListener of another DataSource, whose changes are not this one's`,
       )
   }
+  const { contentCache } = options
+  if (contentCache !== undefined && !(contentCache instanceof ContentCache))
+    throw new ConfigurationError(
+      `${owner}: option "contentCache" must be a ContentCache (typeorm-downloadview/cache)`,
+    )
   return {
     ...lookup,
+    contentCache,
     fileColumn,
     where: options.where,
     authorize: options.authorize,

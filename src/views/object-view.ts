@@ -99,13 +99,14 @@ export class ObjectDownloadView<E extends ObjectLiteral> extends DownloadView {
     if (!hasFile(value))
       throw new FileNotFoundError(`${this.entity.name}.${this.fileColumn.propertyName} is empty`)
     const storage = storages.get(this.fileColumn.storage)
-    return StorageFile.describe(storage, value.path, {
+    const file = await StorageFile.describe(storage, value.path, {
       name: this.getBasename(row, value),
       size: value.size,
       contentType: value.contentType,
       modifiedAt: value.modifiedAt,
       sha256: value.sha256,
     })
+    return this.settings.contentCache ? this.settings.contentCache.wrap(file) : file
   }
 
   /** The name the client sees: the basename property when configured and set, else the stored name. */

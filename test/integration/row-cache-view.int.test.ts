@@ -16,6 +16,7 @@ import {
   type QueryRunner,
 } from 'typeorm'
 import { ChangeListener } from '../../src/cache/change-listener'
+import { ContentCache } from '../../src/cache/content-cache'
 import { RowCache } from '../../src/cache/row-cache'
 import { dropChangeTrigger, installChangeTrigger } from '../../src/cache/trigger'
 import { attachFile } from '../../src/columns/attach-file'
@@ -24,13 +25,13 @@ import { FileColumnSubscriber } from '../../src/columns/file-column-subscriber'
 import type { StoredFile } from '../../src/columns/stored-file'
 import { AccessDeniedError, ConfigurationError } from '../../src/errors'
 import { downloadErrorHandler, toHandler } from '../../src/express'
-import { MemoryStorage } from '../../src/storage/memory-storage'
 import { storages } from '../../src/storage/registry'
 import { ObjectDownloadView } from '../../src/views/object-view'
 import { type AppServer, listen } from '../helpers/app-server'
 import { emptyDatabase } from '../helpers/database'
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy'
 import { recordingLogger } from '../helpers/recording-logger'
+import { CountingStorage, temporaryStorage } from '../helpers/storage'
 
 const WAIT_MS = 10_000
 
@@ -69,6 +70,8 @@ interface Instance {
 }
 
 let database: { url: string; drop(): Promise<void> }
+let folder: Awaited<ReturnType<typeof temporaryStorage>>
+let media: CountingStorage
 let proxy: FaultProxy
 let a: Instance
 let b: Instance
@@ -94,6 +97,9 @@ async function instance(url: string): Promise<Instance> {
   const common = { dataSource, entity: Memo, lookup: 'slug', file: 'file', cache } as const
   const app = express()
   app.all('/memos/:slug', toHandler(new ObjectDownloadView(common)))
+  // Small files' bytes too: a repeated download touches neither the database nor the storage.
+  const contentCache = new ContentCache()
+  app.all('/small/:slug', toHandler(new ObjectDownloadView({ ...common, contentCache })))
   // Scoped to the user of the X-User header; authorize() refuses what `denied` names (403).
   app.all(
     '/mine/:slug',
@@ -148,7 +154,9 @@ async function until(check: () => Promise<boolean>): Promise<number> {
 }
 
 beforeAll(async () => {
-  storages.register('default', new MemoryStorage())
+  folder = await temporaryStorage()
+  media = new CountingStorage(folder.storage)
+  storages.register('default', media)
   database = await emptyDatabase()
   const migrator = dataSourceAt(database.url)
   await migrator.initialize()
@@ -168,6 +176,7 @@ afterAll(async () => {
   await stop(b)
   await proxy?.close()
   await database?.drop()
+  await folder?.remove()
   storages.clear()
 })
 
@@ -175,13 +184,29 @@ beforeEach(() => denied.clear())
 
 describe('a repeated request', () => {
   it('is answered from the cache, without a query', async () => {
+    const heard = a.listener.stats.notifications
     await saveMemo(b, 'repeat', 1, 'first\n')
+    await until(async () => a.listener.stats.notifications > heard)
     expect(await get(a, '/memos/repeat')).toEqual({ status: 200, text: 'first\n' })
     const before = a.cache.stats
     expect(await get(a, '/memos/repeat')).toEqual({ status: 200, text: 'first\n' })
     const after = a.cache.stats
     expect(after.hits - before.hits).toBe(1)
     expect(after.stores - before.stores).toBe(0)
+  })
+
+  it('with a ContentCache, touches the storage only the first time', async () => {
+    const heard = a.listener.stats.notifications
+    await saveMemo(b, 'small', 1, 'small bytes\n')
+    // The save's notification reaches A first, so that no entry A makes is dropped by it later.
+    await until(async () => a.listener.stats.notifications > heard)
+    media.reset()
+    expect(await get(a, '/small/small')).toEqual({ status: 200, text: 'small bytes\n' })
+    const rowHits = a.cache.stats.hits
+    for (let i = 0; i < 3; i++)
+      expect(await get(a, '/small/small')).toEqual({ status: 200, text: 'small bytes\n' })
+    expect(media.calls).toMatchObject({ open: 1, stat: 0 })
+    expect(a.cache.stats.hits - rowHits).toBe(3)
   })
 
   it('remembers a miss, and forgets it when the row is inserted', async () => {
