@@ -51,12 +51,9 @@ export {
   type SendfileRule,
   xSendfile,
 } from './handoff/x-sendfile'
+export type { RespondOptions } from './http/options'
 export type { Logger } from './logger'
 export { serve } from './node/serve'
-export type { RespondOptions } from './responder/options'
-// Uploads: a form's file streamed into a file column.
-export type { ReceiveUploadOptions } from './uploads/options'
-export { type ReceivedUpload, receiveUpload, type UploadRequest } from './uploads/receive-upload'
 // Signed, expiring URLs.
 export type { SignatureOptions, SigningKey } from './signing/options'
 export { type SignUrlOptions, signUrl, verifySignature } from './signing/signed-url'
@@ -65,6 +62,9 @@ export { LocalStorage, type LocalStorageOptions } from './storage/local-storage'
 export { MemoryStorage } from './storage/memory-storage'
 export { storages } from './storage/registry'
 export type { ByteRange, SaveSource, SignedUrlOptions, Storage, StorageStat } from './storage/storage'
+// Uploads: a form's file streamed into a file column.
+export type { ReceiveUploadOptions } from './uploads/options'
+export { type ReceivedUpload, receiveUpload, type UploadRequest } from './uploads/receive-upload'
 // Views, and the one step that writes their answers on node's req/res.
 export {
   type Decision,

@@ -20,8 +20,8 @@ import {
   resolveStorages,
   rowId,
   rowLabel,
-  selectEntities,
   ScanTable,
+  selectEntities,
 } from './scan'
 
 /** Rows described (stat + hash) at once within a page. */

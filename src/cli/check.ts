@@ -30,8 +30,8 @@ import {
   resolveStorages,
   rowId,
   rowLabel,
-  selectEntities,
   ScanTable,
+  selectEntities,
 } from './scan'
 
 /** Where a finding is: a row's file column. */

@@ -11,7 +11,7 @@ import { normalizePrefix } from '../storage/keys'
 import type { Storage } from '../storage/storage'
 import type { OrphanScanOptions } from './args'
 import type { Progress } from './progress'
-import { type FileEntity, rawPages, safeKey, ScanTable } from './scan'
+import { type FileEntity, rawPages, ScanTable, safeKey } from './scan'
 
 /** A file that no row references. */
 export interface Orphan {

@@ -5,8 +5,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { SignatureError } from '../errors'
+import { statusAnswer } from '../http/respond'
 import { warn } from '../logger'
-import { statusAnswer } from '../responder/respond'
 import { resolveSignatureOptions, type SignatureOptions } from '../signing/options'
 import { verifySignature } from '../signing/signed-url'
 

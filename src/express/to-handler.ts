@@ -1,9 +1,9 @@
 /** @module The Express adapter: the only module that knows Express. */
 import type { ErrorRequestHandler, RequestHandler } from 'express'
 import { ConfigurationError, statusForError } from '../errors'
+import { statusAnswer } from '../http/respond'
 import { type Logger, stderrLogger } from '../logger'
 import { serve } from '../node/serve'
-import { statusAnswer } from '../responder/respond'
 import type { DownloadView } from '../views/download-view'
 
 /**

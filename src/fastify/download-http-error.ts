@@ -1,6 +1,6 @@
 /** @module DownloadHttpError: a library error as Fastify's error handler expects it, with `statusCode`. */
 import { STATUS_CODES } from 'node:http'
-import { statusAnswer } from '../responder/respond'
+import { statusAnswer } from '../http/respond'
 
 /**
  * What a download route throws for a library error (`FileNotFoundError`, `SignatureError`,

@@ -12,8 +12,8 @@ import type {
   RouteHandlerMethod,
 } from 'fastify'
 import { statusForError } from '../errors'
+import { cutWhenIdle, exactly } from '../node/send'
 import { decide, openBody } from '../node/serve'
-import { cutWhenIdle, exactly } from '../responder/send'
 import { bufferedBytes } from '../storage/source'
 import type { Decision, DownloadView, RouteParams } from '../views/download-view'
 import { DownloadHttpError } from './download-http-error'

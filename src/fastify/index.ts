@@ -4,8 +4,8 @@
  * peer check.
  */
 
-export { DownloadHttpError } from './download-http-error'
-export { downloadRoute, fastifyDownloads } from './download-route'
 export type { ReceiveUploadOptions } from '../uploads/options'
 export type { ReceivedUpload } from '../uploads/receive-upload'
+export { DownloadHttpError } from './download-http-error'
+export { downloadRoute, fastifyDownloads } from './download-route'
 export { fastifyUploads, receiveUpload } from './receive-upload'

@@ -4,10 +4,10 @@
  */
 import { ConfigurationError } from '../errors'
 import type { DownloadFile } from '../files/download-file'
+import { isActiveContent, resolveContentType } from '../http/content-type'
+import { contentDisposition } from '../http/disposition'
+import { type ResponsePlan, withExtra } from '../http/respond'
 import { rejectUnknownOptions } from '../options'
-import { isActiveContent, resolveContentType } from '../responder/content-type'
-import { contentDisposition } from '../responder/disposition'
-import { type ResponsePlan, withExtra } from '../responder/respond'
 import { MAX_EXPIRES_IN } from '../storage/storage'
 import type { Handoff } from './handoff'
 import { checkedUrl, type SigningStorage, signingLocation } from './presigned'

@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage } from 'node:http'
 import { ConfigurationError } from '../errors'
-import type { RequestLike, ResponsePlan } from '../responder/respond'
+import type { RequestLike, ResponsePlan } from '../http/respond'
 
 /** What a hand-off may need besides the plan and the request. */
 export interface HandoffContext {

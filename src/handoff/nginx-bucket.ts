@@ -4,8 +4,8 @@
  * to the bucket's endpoint, which is written in nginx's configuration (docs/scale-out.md).
  */
 import { ConfigurationError } from '../errors'
+import type { ResponsePlan } from '../http/respond'
 import { rejectUnknownOptions } from '../options'
-import type { ResponsePlan } from '../responder/respond'
 import { MAX_EXPIRES_IN } from '../storage/storage'
 import type { Handoff } from './handoff'
 import { isNginxLocation } from './nginx'

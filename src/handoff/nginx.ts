@@ -4,7 +4,7 @@
  */
 import { ConfigurationError } from '../errors'
 import type { FileLocation } from '../files/download-file'
-import type { RequestLike } from '../responder/respond'
+import type { RequestLike } from '../http/respond'
 import type { Storage } from '../storage/storage'
 import type { ProxyHandoff } from './handoff'
 import {

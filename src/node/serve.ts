@@ -7,9 +7,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Readable } from 'node:stream'
 import { DestinationNotAllowedError, SignatureError, statusForError, UpstreamError } from '../errors'
+import { statusAnswer } from '../http/respond'
 import { type Logger, warn } from '../logger'
-import { statusAnswer } from '../responder/respond'
-import { sendPlan } from '../responder/send'
+import { sendPlan } from '../node/send'
 import type { Decision, DownloadRequest, DownloadView, RouteParams } from '../views/download-view'
 
 /**

@@ -15,9 +15,9 @@ import {
   requestHandoffs,
 } from '../handoff/handoff'
 import { canSign } from '../handoff/presigned'
+import { type ResolvedRespondOptions, type RespondOptions, resolveRespondOptions } from '../http/options'
+import { methodNotAllowed, planResponse, type ResponsePlan, statusAnswer } from '../http/respond'
 import { type Logger, stderrLogger } from '../logger'
-import { type ResolvedRespondOptions, type RespondOptions, resolveRespondOptions } from '../responder/options'
-import { methodNotAllowed, planResponse, type ResponsePlan, statusAnswer } from '../responder/respond'
 import type { SignatureOptions } from '../signing/options'
 import { signatureCheck } from '../signing/signature-check'
 import type { SignedRequest } from '../signing/signed-url'

@@ -7,8 +7,8 @@ import { ContentCache } from '../cache/content-cache'
 import { RowCache } from '../cache/row-cache'
 import { type FileColumnMetadata, getFileColumn } from '../columns/file-column'
 import { ConfigurationError } from '../errors'
+import { rejectUnknownViewOptions } from '../http/options'
 import { type LookupOptions, type ObjectLookup, resolveLookupOptions } from '../lookup/lookup-options'
-import { rejectUnknownViewOptions } from '../responder/options'
 import { type DownloadRequest, type DownloadViewOptions, VIEW_OPTIONS } from './download-view'
 
 /** A scope in TypeORM's terms, as `findBy()` takes it; an array is an OR of its objects. */

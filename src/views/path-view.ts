@@ -4,7 +4,7 @@ import { ConfigurationError, FileNotFoundError } from '../errors'
 import type { DownloadFile } from '../files/download-file'
 import { PathFile } from '../files/path-file'
 import { StorageFile } from '../files/storage-file'
-import { rejectUnknownViewOptions } from '../responder/options'
+import { rejectUnknownViewOptions } from '../http/options'
 import { LocalStorage } from '../storage/local-storage'
 import {
   checkRequestedPath,

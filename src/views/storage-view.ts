@@ -2,7 +2,7 @@
 import { ConfigurationError } from '../errors'
 import type { DownloadFile } from '../files/download-file'
 import { StorageFile } from '../files/storage-file'
-import { rejectUnknownViewOptions } from '../responder/options'
+import { rejectUnknownViewOptions } from '../http/options'
 import { storages } from '../storage/registry'
 import type { Storage } from '../storage/storage'
 import {

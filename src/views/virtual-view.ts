@@ -3,9 +3,9 @@ import { Readable } from 'node:stream'
 import { ConfigurationError } from '../errors'
 import type { DownloadFile } from '../files/download-file'
 import { type VirtualContent, VirtualFile } from '../files/virtual-file'
-import { isMediaType } from '../responder/content-type'
-import { isEntityTag } from '../responder/etag'
-import { rejectUnknownViewOptions } from '../responder/options'
+import { isMediaType } from '../http/content-type'
+import { isEntityTag } from '../http/etag'
+import { rejectUnknownViewOptions } from '../http/options'
 import { type DownloadRequest, DownloadView, type DownloadViewOptions, VIEW_OPTIONS } from './download-view'
 
 /** Options of {@link VirtualDownloadView}. */

@@ -17,7 +17,7 @@ import { assertDownload } from '../../src/testing'
 import { sha256 } from '../helpers/app-server'
 import type { RunningServer } from '../helpers/foreground-server'
 import { getBytes } from '../helpers/reverse-proxy'
-import { boundaryOf, parseMultipart } from '../unit/responder/fixtures'
+import { boundaryOf, parseMultipart } from '../unit/http/fixtures'
 
 /** A server in front of the app, as the contract sees it. */
 export interface ReverseProxySubject {

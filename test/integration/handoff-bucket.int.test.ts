@@ -32,7 +32,7 @@ import {
   storages,
 } from '../../src'
 import { toHandler } from '../../src/express'
-import { contentDisposition } from '../../src/responder/disposition'
+import { contentDisposition } from '../../src/http/disposition'
 import type { S3Storage } from '../../src/s3/s3-storage'
 import { createTestDataSource } from '../helpers/database'
 import { type CommandCounts, countCommands, type S3TestServer, startS3Server } from '../helpers/s3'

@@ -8,7 +8,7 @@ import type { PathDownloadViewOptions } from '../../src'
 import { LocalStorage, PathDownloadView, PathFile } from '../../src'
 import { downloadErrorHandler, toHandler } from '../../src/express'
 import { assertDownload, binaryParser } from '../../src/testing'
-import { boundaryOf, parseMultipart } from '../unit/responder/fixtures'
+import { boundaryOf, parseMultipart } from '../unit/http/fixtures'
 
 const FIXTURES = path.resolve(__dirname, '../fixtures')
 const NUMS = path.join(FIXTURES, 'nums.txt')

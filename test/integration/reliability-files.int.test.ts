@@ -29,7 +29,7 @@ import {
 } from '../helpers/http-client'
 import { descriptorsOn, settle } from '../helpers/process-stats'
 import { temporaryStorage } from '../helpers/storage'
-import { boundaryOf, parseMultipart } from '../unit/responder/fixtures'
+import { boundaryOf, parseMultipart } from '../unit/http/fixtures'
 
 /** Below one read chunk (read whole before the headers) and above it (streamed), and a long one. */
 const FILES = {

@@ -15,7 +15,7 @@ import { type AppServer, listen, patternBytes, RecordingLogger } from '../helper
 import { createTestDataSource } from '../helpers/database'
 import { type Exchange, exchange } from '../helpers/http-client'
 import { temporaryStorage } from '../helpers/storage'
-import { boundaryOf, parseMultipart } from '../unit/responder/fixtures'
+import { boundaryOf, parseMultipart } from '../unit/http/fixtures'
 
 const REQUESTS = 10_000
 const CONNECTIONS = 64

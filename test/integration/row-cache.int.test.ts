@@ -16,8 +16,8 @@ import {
   PrimaryGeneratedColumn,
   type QueryRunner,
 } from 'typeorm'
-import { type Change, changePayload, DEFAULT_CHANNEL } from '../../src/cache/change-payload'
 import { ChangeListener, type ChangeListenerEvents } from '../../src/cache/change-listener'
+import { type Change, changePayload, DEFAULT_CHANNEL } from '../../src/cache/change-payload'
 import { notifyChange, notifyEntityChange } from '../../src/cache/notify'
 import { type CacheTicket, RowCache } from '../../src/cache/row-cache'
 import { changeTableOf, rowId } from '../../src/cache/row-ref'

@@ -6,7 +6,7 @@ import { MemoryStorage, StorageDownloadView, storages } from '../../src'
 import { downloadErrorHandler, toHandler } from '../../src/express'
 import { assertDownload, binaryParser } from '../../src/testing'
 import { CountingStorage, temporaryStorage } from '../helpers/storage'
-import { boundaryOf, parseMultipart } from '../unit/responder/fixtures'
+import { boundaryOf, parseMultipart } from '../unit/http/fixtures'
 
 const REGISTERED = 'storage-view-int'
 

@@ -8,7 +8,7 @@ import type { Logger, VirtualDownloadViewOptions } from '../../src'
 import { FileNotFoundError, VirtualDownloadView } from '../../src'
 import { downloadErrorHandler, toHandler } from '../../src/express'
 import { assertDownload, binaryParser } from '../../src/testing'
-import { boundaryOf, parseMultipart } from '../unit/responder/fixtures'
+import { boundaryOf, parseMultipart } from '../unit/http/fixtures'
 
 const MODIFIED = new Date(Date.UTC(2024, 0, 2, 3, 4, 5))
 const MODIFIED_TEXT = 'Tue, 02 Jan 2024 03:04:05 GMT'

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import { ContentCache } from '../../../src/cache/content-cache'
 import { ConfigurationError } from '../../../src/errors'
 import { StorageFile } from '../../../src/files/storage-file'
-import { respond } from '../../../src/responder/respond'
+import { respond } from '../../../src/http/respond'
 import { CountingStorage, temporaryStorage } from '../../helpers/storage'
 import { readAll } from '../../helpers/streams'
 

@@ -1,10 +1,10 @@
-import { ConfigurationError } from '../../../src/errors'
 import {
   type CacheTicket,
   ROW_CACHE_DEFAULTS,
   RowCache,
   type RowCacheOptions,
 } from '../../../src/cache/row-cache'
+import { ConfigurationError } from '../../../src/errors'
 
 /** A clock the test moves by hand. */
 function manualClock(): { now: number; read: () => number } {

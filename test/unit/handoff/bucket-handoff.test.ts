@@ -6,9 +6,9 @@ import { redirectToBucket } from '../../../src/handoff/bucket-redirect'
 import { applyHandoff, type Handoff } from '../../../src/handoff/handoff'
 import { nginxFromBucket } from '../../../src/handoff/nginx-bucket'
 import { checkedUrl } from '../../../src/handoff/presigned'
-import { respond } from '../../../src/responder/respond'
+import { respond } from '../../../src/http/respond'
 import { MemoryStorage } from '../../../src/storage/memory-storage'
-import { MemoryFile, NUMS } from '../responder/fixtures'
+import { MemoryFile, NUMS } from '../http/fixtures'
 import { PresigningStorage } from './fixtures'
 
 const REDIRECT = redirectToBucket()

@@ -4,8 +4,8 @@ import { StorageFile } from '../../../src/files/storage-file'
 import { type RedirectToBucketOptions, redirectToBucket } from '../../../src/handoff/bucket-redirect'
 import { applyHandoff } from '../../../src/handoff/handoff'
 import { type NginxFromBucketOptions, nginxFromBucket } from '../../../src/handoff/nginx-bucket'
-import { respond } from '../../../src/responder/respond'
-import { NUMS } from '../responder/fixtures'
+import { respond } from '../../../src/http/respond'
+import { NUMS } from '../http/fixtures'
 import { PresigningStorage } from './fixtures'
 
 /** The message of the ConfigurationError that building the hand-off throws. */

@@ -3,8 +3,8 @@ import { BUCKET_LOCATION, handoffFromEnv } from '../../../demo/app'
 import { ConfigurationError } from '../../../src/errors'
 import { StorageFile } from '../../../src/files/storage-file'
 import type { Handoff } from '../../../src/handoff/handoff'
-import { respond } from '../../../src/responder/respond'
-import { NUMS } from '../responder/fixtures'
+import { respond } from '../../../src/http/respond'
+import { NUMS } from '../http/fixtures'
 import { PresigningStorage } from './fixtures'
 
 /** What `handoff` makes of a GET of nums.txt in a bucket. */

@@ -8,8 +8,8 @@ import {
   type ProxyHandoff,
   requestHandoffs,
 } from '../../../src/handoff/handoff'
-import { type RequestLike, type ResponsePlan, respond } from '../../../src/responder/respond'
-import { MemoryFile, NUMS } from '../responder/fixtures'
+import { type RequestLike, type ResponsePlan, respond } from '../../../src/http/respond'
+import { MemoryFile, NUMS } from '../http/fixtures'
 
 const plan = (method = 'GET', headers: Record<string, string> = {}): ResponsePlan =>
   respond({ method, headers }, new MemoryFile(NUMS, { location: { kind: 'path', path: '/srv/nums.txt' } }))

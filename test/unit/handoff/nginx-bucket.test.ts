@@ -3,9 +3,9 @@ import type { IncomingHttpHeaders } from 'node:http'
 import { StorageFile } from '../../../src/files/storage-file'
 import { applyHandoff } from '../../../src/handoff/handoff'
 import { forwardsUnchanged, nginxFromBucket } from '../../../src/handoff/nginx-bucket'
-import type { RespondOptions } from '../../../src/responder/options'
-import { type ResponsePlan, respond } from '../../../src/responder/respond'
-import { MODIFIED, NUMS, NUMS_SHA256 } from '../responder/fixtures'
+import type { RespondOptions } from '../../../src/http/options'
+import { type ResponsePlan, respond } from '../../../src/http/respond'
+import { MODIFIED, NUMS, NUMS_SHA256 } from '../http/fixtures'
 import { PresigningStorage, sdkPath } from './fixtures'
 
 const X_ACCEL = nginxFromBucket({ location: '/_bucket/' })

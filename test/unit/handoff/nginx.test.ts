@@ -3,11 +3,11 @@ import { ConfigurationError } from '../../../src/errors'
 import type { FileLocation } from '../../../src/files/download-file'
 import { applyHandoff } from '../../../src/handoff/handoff'
 import { type XAccelRedirectOptions, xAccelRedirect } from '../../../src/handoff/nginx'
-import { type RequestLike, type ResponsePlan, respond } from '../../../src/responder/respond'
+import { type RequestLike, type ResponsePlan, respond } from '../../../src/http/respond'
 import { LocalStorage } from '../../../src/storage/local-storage'
 import { MemoryStorage } from '../../../src/storage/memory-storage'
 import { storages } from '../../../src/storage/registry'
-import { MemoryFile, MODIFIED, NUMS, NUMS_SHA256 } from '../responder/fixtures'
+import { MemoryFile, MODIFIED, NUMS, NUMS_SHA256 } from '../http/fixtures'
 
 const media = new MemoryStorage({ name: 'media' })
 const STORAGE_RULE = { storage: media, location: '/protected/media/' }

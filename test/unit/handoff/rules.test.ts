@@ -15,12 +15,12 @@ import {
   segmentsBelow,
   staysInside,
 } from '../../../src/handoff/rules'
-import { respond } from '../../../src/responder/respond'
+import { respond } from '../../../src/http/respond'
 import { LocalStorage } from '../../../src/storage/local-storage'
 import { MemoryStorage } from '../../../src/storage/memory-storage'
 import { storages } from '../../../src/storage/registry'
 import type { Storage } from '../../../src/storage/storage'
-import { MemoryFile, MODIFIED, NUMS, NUMS_SHA256 } from '../responder/fixtures'
+import { MemoryFile, MODIFIED, NUMS, NUMS_SHA256 } from '../http/fixtures'
 
 const AT = 'test(): rules[0]'
 const ALL = ['storage', 'root', 'url'] as const

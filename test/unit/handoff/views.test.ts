@@ -15,7 +15,7 @@ import { storages } from '../../../src/storage/registry'
 import type { DownloadView } from '../../../src/views/download-view'
 import { StorageDownloadView, type StorageDownloadViewOptions } from '../../../src/views/storage-view'
 import { VirtualDownloadView } from '../../../src/views/virtual-view'
-import { NUMS } from '../responder/fixtures'
+import { NUMS } from '../http/fixtures'
 import { PresigningStorage } from './fixtures'
 
 const PDF_HANDOFF = redirectToBucket({ expiresIn: 120 })

@@ -6,11 +6,11 @@ import { ConfigurationError } from '../../../src/errors'
 import type { FileLocation } from '../../../src/files/download-file'
 import { applyHandoff, type ProxyHandoff } from '../../../src/handoff/handoff'
 import { lighttpdSendfile, type SendfileOptions, xSendfile } from '../../../src/handoff/x-sendfile'
-import { type ResponsePlan, respond } from '../../../src/responder/respond'
+import { type ResponsePlan, respond } from '../../../src/http/respond'
 import { LocalStorage } from '../../../src/storage/local-storage'
 import { MemoryStorage } from '../../../src/storage/memory-storage'
 import { storages } from '../../../src/storage/registry'
-import { MemoryFile, MODIFIED, NUMS, NUMS_SHA256 } from '../responder/fixtures'
+import { MemoryFile, MODIFIED, NUMS, NUMS_SHA256 } from '../http/fixtures'
 
 const local = new LocalStorage({ root: '/srv/media' })
 

@@ -18,7 +18,7 @@ import {
 import { ConfigurationError } from '../../../src/errors'
 import { type Scope, scopeSql } from '../../../src/lookup/scope-sql'
 import { positionalParameters, TableSql } from '../../../src/lookup/table-sql'
-import { Paper, Person, metadataOnly } from './metadata'
+import { metadataOnly, Paper, Person } from './metadata'
 
 let dataSource: DataSource
 let papers: TableSql

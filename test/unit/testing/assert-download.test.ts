@@ -1,7 +1,7 @@
 /** @module assertDownload() and binaryParser(): the download assertions shipped to users. */
 import { AssertionError } from 'node:assert'
 import { PassThrough } from 'node:stream'
-import { contentDisposition } from '../../../src/responder/disposition'
+import { contentDisposition } from '../../../src/http/disposition'
 import { assertDownload, binaryParser, type ResponseLike } from '../../../src/testing/assert-download'
 
 const CONTENT = Buffer.from('Hello world!\n')

@@ -15,8 +15,8 @@ import { MemoryStorage } from '../../../src/storage/memory-storage'
 import { storages } from '../../../src/storage/registry'
 import type { ReceiveUploadOptions } from '../../../src/uploads/options'
 import {
-  type ReceivedUpload,
   REFUSED_BODY_DRAIN,
+  type ReceivedUpload,
   receiveUpload,
   type UploadRequest,
 } from '../../../src/uploads/receive-upload'

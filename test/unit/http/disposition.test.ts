@@ -1,5 +1,5 @@
 import { decodeExtended, parse } from 'content-disposition'
-import { contentDisposition, MAX_NAME_BYTES } from '../../../src/responder/disposition'
+import { contentDisposition, MAX_NAME_BYTES } from '../../../src/http/disposition'
 
 /** The plain `filename` parameter, as a client that does not read RFC 8187 sees it. */
 const plainFilename = (header: string) => parse(header, { extended: false }).parameters.filename

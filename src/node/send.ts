@@ -6,10 +6,10 @@ import { type IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { DEFAULT_IDLE_TIMEOUT } from '../http/options'
+import type { ResponsePlan } from '../http/respond'
 import { type Logger, stderrLogger, warn } from '../logger'
 import { bufferedBytes, recyclerOf } from '../storage/source'
-import { DEFAULT_IDLE_TIMEOUT } from './options'
-import type { ResponsePlan } from './respond'
 
 /** How {@link sendPlan} writes. */
 export interface SendOptions {

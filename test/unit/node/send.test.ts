@@ -11,10 +11,10 @@ import { type AddressInfo, Socket } from 'node:net'
 import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { FileNotFoundError } from '../../../src/errors'
+import { type ResponsePlan, respond } from '../../../src/http/respond'
 import { type Logger, stderrLogger } from '../../../src/logger'
-import { type ResponsePlan, respond } from '../../../src/responder/respond'
-import { sendPlan } from '../../../src/responder/send'
-import { boundaryOf, MemoryFile, MODIFIED, NUMS, NUMS_SHA256, parseMultipart } from './fixtures'
+import { sendPlan } from '../../../src/node/send'
+import { boundaryOf, MemoryFile, MODIFIED, NUMS, NUMS_SHA256, parseMultipart } from '../http/fixtures'
 
 const MIB = 1024 * 1024
 

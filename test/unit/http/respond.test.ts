@@ -1,14 +1,14 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { decodeExtended, parse } from 'content-disposition'
 import { ConfigurationError } from '../../../src/errors'
-import { type RespondOptions, resolveRespondOptions } from '../../../src/responder/options'
+import { type RespondOptions, resolveRespondOptions } from '../../../src/http/options'
 import {
   ALLOWED_METHODS,
   methodNotAllowed,
   planResponse,
   type ResponsePlan,
   respond,
-} from '../../../src/responder/respond'
+} from '../../../src/http/respond'
 import { readAll } from '../../helpers/streams'
 import {
   boundaryOf,

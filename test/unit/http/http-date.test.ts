@@ -1,4 +1,4 @@
-import { parseHttpDate, toSeconds } from '../../../src/responder/http-date'
+import { parseHttpDate, toSeconds } from '../../../src/http/http-date'
 
 // RFC 9110 §5.6.7's example instant: Sun, 06 Nov 1994 08:49:37 GMT.
 const EXAMPLE = Date.UTC(1994, 10, 6, 8, 49, 37)

@@ -1,4 +1,4 @@
-import { entityTag, isEntityTag, parseEntityTags, strongMatch, weakMatch } from '../../../src/responder/etag'
+import { entityTag, isEntityTag, parseEntityTags, strongMatch, weakMatch } from '../../../src/http/etag'
 import { MODIFIED, NUMS_SHA256 } from './fixtures'
 
 describe('entityTag()', () => {

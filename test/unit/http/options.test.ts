@@ -3,7 +3,7 @@ import {
   type RespondOptions,
   rejectUnknownViewOptions,
   resolveRespondOptions,
-} from '../../../src/responder/options'
+} from '../../../src/http/options'
 
 const resolve = (options: RespondOptions) => resolveRespondOptions(options, 'TestView')
 /** Lets a test pass a value of the wrong type, as JavaScript callers can. */

@@ -1,4 +1,4 @@
-import { coalesce, parseRange } from '../../../src/responder/range'
+import { coalesce, parseRange } from '../../../src/http/range'
 
 const limits = { maxRanges: 16 }
 

@@ -1,6 +1,6 @@
 import { once } from 'node:events'
 import { FileNotFoundError } from '../../../src/errors'
-import { multipartBody } from '../../../src/responder/multipart'
+import { multipartBody } from '../../../src/http/multipart'
 import { readAll } from '../../helpers/streams'
 import { boundaryOf, MemoryFile, NUMS, parseMultipart } from './fixtures'
 

@@ -1,7 +1,7 @@
 /** exactly(): a chunk goes back to a recycling source only once the response has written it. */
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { exactly } from '../../../src/responder/send'
+import { exactly } from '../../../src/node/send'
 
 const chunks = () => Array.from({ length: 24 }, (_, i) => Buffer.alloc(4096, i))
 

@@ -1,9 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import {
-  evaluatePreconditions,
-  ifRangeAllowsPartial,
-  type Validators,
-} from '../../../src/responder/conditional'
+import { evaluatePreconditions, ifRangeAllowsPartial, type Validators } from '../../../src/http/conditional'
 
 const STRONG = '"abc"'
 const WEAK = 'W/"abc"'

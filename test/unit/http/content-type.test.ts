@@ -1,4 +1,4 @@
-import { isActiveContent, resolveContentType } from '../../../src/responder/content-type'
+import { isActiveContent, resolveContentType } from '../../../src/http/content-type'
 
 describe('resolveContentType()', () => {
   describe('without an explicit type', () => {
