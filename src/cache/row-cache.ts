@@ -130,7 +130,7 @@ interface TableKeys {
  * const listener = new ChangeListener({ dataSource, caches: [cache] })
  * await listener.start()
  */
-export class RowCache<V = unknown> {
+export class RowCache<V = Record<string, unknown>> {
   readonly maxEntries: number
   readonly maxBytes: number
   readonly maxMisses: number

@@ -38,7 +38,7 @@ describe('RowCache', () => {
     it('answers nothing and stores nothing', () => {
       const cache = new RowCache()
       expect(cache.available).toBe(false)
-      expect(cache.set('k', { table: 't', id: '1', value: 1 }, cache.ticket())).toBe(false)
+      expect(cache.set('k', { table: 't', id: '1', value: { n: 1 } }, cache.ticket())).toBe(false)
       expect(cache.setMiss('m', 't', cache.ticket())).toBe(false)
       expect(cache.get('k')).toBeUndefined()
       expect(cache.stats).toMatchObject({ stores: 0, refused: 2, misses: 1, entries: 0 })
