@@ -4,13 +4,13 @@
  * connected, closed), its caches serve nothing: a change it did not hear cannot be served stale.
  */
 import { EventEmitter } from 'node:events'
-import type { ClientConfig } from 'pg'
 import type { DataSource } from 'typeorm'
 import { ConfigurationError } from '../errors'
 import { type Logger, stderrLogger, warn } from '../logger'
 import { rejectUnknownOptions } from '../options'
 import { type Change, checkChannel, DEFAULT_CHANNEL, parseChangePayload } from './change-payload'
 import {
+  type ClientConfig,
   type ListenerClient,
   type ListenerClientClass,
   listenerClientClass,

@@ -5,9 +5,26 @@
  * password and database (of `replication.master` when there is one: only a primary can LISTEN),
  * `ssl`, `connectTimeoutMS`, `applicationName`, then `extra` over them.
  */
-import type { ClientConfig } from 'pg'
 import type { DataSource } from 'typeorm'
 import { ConfigurationError } from '../errors'
+
+/**
+ * A `pg` ClientConfig, written out here so that the .d.ts files need no `@types/pg` (an app that
+ * uses pg through TypeORM need not have it): the settings the listener sets, and any other the
+ * `pg` Client takes.
+ */
+export interface ClientConfig {
+  connectionString?: string
+  host?: string
+  port?: number
+  user?: string
+  password?: string | (() => string | Promise<string>)
+  database?: string
+  ssl?: unknown
+  application_name?: string
+  connectionTimeoutMillis?: number
+  [setting: string]: unknown
+}
 
 /** The connection options of TypeORM's Postgres driver that a connection is made from (0.3 and 1.x alike). */
 interface PostgresCredentials {

@@ -230,15 +230,17 @@ const CORE_SOURCE = `
 import { attachFile, FileColumn, LocalStorage, ObjectDownloadView, StoredFile, storages } from 'typeorm-downloadview'
 import type { DownloadFile, Storage } from 'typeorm-downloadview'
 import { assertDownload } from 'typeorm-downloadview/testing'
+import { ChangeListener, ContentCache, installChangeTrigger, RowCache } from 'typeorm-downloadview/cache'
 const storage: Storage = new LocalStorage({ root: 'media' })
 storages.register('default', storage)
 export const used = [attachFile, FileColumn, ObjectDownloadView, StoredFile, assertDownload]
+export const caches = [ChangeListener, ContentCache, installChangeTrigger, new RowCache()]
 export type File = DownloadFile
 `
 
 const EXPRESS_SOURCE = `
-import { downloadErrorHandler, offloadMiddleware, requireSignature, toHandler } from 'typeorm-downloadview/express'
-export const used = [downloadErrorHandler, offloadMiddleware, requireSignature, toHandler]
+import { downloadErrorHandler, handoffMiddleware, requireSignature, toHandler } from 'typeorm-downloadview/express'
+export const used = [downloadErrorHandler, handoffMiddleware, requireSignature, toHandler]
 `
 
 const OPTIONAL_SOURCE = `
@@ -443,11 +445,11 @@ describe.each([
       const [program = '', ...args] = command.split(' ')
       await must(program, args, app, env)
     }
-    // The migration TypeORM wrote from the entity holds the table and its six file columns.
+    // The migration TypeORM wrote from the entity holds the table and its seven file columns.
     const migrations = readdirSync(path.join(app, 'src', 'migrations'))
     expect(migrations).toHaveLength(1)
     const migration = readFileSync(path.join(app, 'src', 'migrations', migrations[0] ?? ''), 'utf8')
-    for (const column of ['path', 'name', 'size', 'content_type', 'modified_at', 'sha256']) {
+    for (const column of ['path', 'name', 'size', 'content_type', 'modified_at', 'sha256', 'crc32']) {
       expect(migration).toContain(`"file_${column}"`)
     }
 
