@@ -6,15 +6,25 @@ import 'reflect-metadata'
 import path from 'node:path'
 import { DataSource } from 'typeorm'
 import { Document } from './entities/Document'
+import { DownloadEventRecord } from './entities/DownloadEventRecord'
 import { Photo } from './entities/Photo'
 import { CreateDocument1764000000000 } from './migrations/1764000000000-CreateDocument'
 import { CreatePhoto1764100000000 } from './migrations/1764100000000-CreatePhoto'
+import { AddPhotoThumbhash1764200000000 } from './migrations/1764200000000-AddPhotoThumbhash'
+import { AddFileCrc321764300000000 } from './migrations/1764300000000-AddFileCrc32'
+import { CreateDownloadEvent1764416000000 } from './migrations/1764416000000-CreateDownloadEvent'
 import { ConfigurationError, FileColumnSubscriber, LocalStorage, type Storage, storages } from './src'
 import { S3Storage } from './src/s3'
 
 /** The demo's entities and migrations, for tests and tools that build their own DataSource. */
-export const entities = [Document, Photo]
-export const migrations = [CreateDocument1764000000000, CreatePhoto1764100000000]
+export const entities = [Document, Photo, DownloadEventRecord]
+export const migrations = [
+  CreateDocument1764000000000,
+  CreatePhoto1764100000000,
+  AddPhotoThumbhash1764200000000,
+  AddFileCrc321764300000000,
+  CreateDownloadEvent1764416000000,
+]
 
 /** Where the demo keeps its media: `MEDIA_ROOT`, else `media/` beside this file. */
 export function mediaRoot(env: NodeJS.ProcessEnv = process.env): string {

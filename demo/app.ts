@@ -18,9 +18,11 @@ import {
   signUrl,
   VirtualDownloadView,
   xAccelRedirect,
+  ZipDownloadView,
 } from '../src'
 import { downloadErrorHandler, requireSignature, toHandler } from '../src/express'
 import { ImageVariantView } from '../src/images'
+import { type DownloadAudit, downloadCounts } from './download-audit'
 import { indexPage } from './page'
 import { demoSigningKey } from './signing'
 import { documentUpload } from './upload'
@@ -44,6 +46,12 @@ export interface DemoOptions {
    * @default from the environment: {@link handoffFromEnv}
    */
   handoff?: Handoff
+  /**
+   * Where the document routes' download events go: a DownloadAudit writes them to the
+   * `download_event` table through a bounded queue (`npm start` passes one); `false` records none.
+   * @default false (tests and the bench measure downloads alone)
+   */
+  audit?: DownloadAudit | false
 }
 
 /** The nginx location the demo's `DELIVERY=x-accel` names unless `DELIVERY_LOCATION` says otherwise. */
@@ -82,6 +90,8 @@ export const ROUTES = {
   photo: '/photos/:slug/',
   photoVariant: '/photos/:slug/variant/',
   upload: '/documents/',
+  zipDocument: '/zip/documents/:slug/',
+  zipDocuments: '/zip/documents/',
 } as const
 
 /**
@@ -111,7 +121,10 @@ export function buildApp(dataSource: DataSource, options: DemoOptions = {}): Exp
   const media = handoff === undefined ? {} : { handoff }
   const app = express()
   app.disable('x-powered-by')
-  const object = { dataSource, entity: Document, ...media } as const
+  // The document routes' downloads go to the audit table, without ever waiting for it.
+  const audit = options.audit ?? false
+  const audited = audit ? { onDownload: audit.hook() } : {}
+  const object = { dataSource, entity: Document, ...media, ...audited } as const
   // app.all: the views answer other methods themselves (405 with Allow).
 
   app.all(ROUTES.defaultFile, toHandler(new ObjectDownloadView({ ...object, lookup: 'slug', file: 'file' })))
@@ -200,14 +213,30 @@ export function buildApp(dataSource: DataSource, options: DemoOptions = {}): Exp
   // Uploads: a form's file streamed into Document.file (receiveUpload), then the row saved.
   app.post(ROUTES.upload, documentUpload(dataSource))
 
+  // ZipDownloadView: a document's two file columns in one archive (hello-world: file.txt and
+  // another_file.txt), and the file of each document the query lists (?slug=a&slug=b, at most 100).
+  app.all(
+    ROUTES.zipDocument,
+    toHandler(
+      new ZipDownloadView({ dataSource, entity: Document, lookup: 'slug', files: ['file', 'anotherFile'] }),
+    ),
+  )
+  app.all(
+    ROUTES.zipDocuments,
+    toHandler(
+      new ZipDownloadView({ dataSource, entity: Document, lookup: { query: 'slug' }, files: 'file' }),
+    ),
+  )
+
   app.get('/', async (_req, res, next) => {
     try {
-      const [documents, photos] = await Promise.all([
+      const [documents, photos, downloads] = await Promise.all([
         dataSource.getRepository(Document).find({ order: { id: 'ASC' } }),
         dataSource.getRepository(Photo).find({ order: { id: 'ASC' } }),
+        downloadCounts(dataSource),
       ])
       const sign = (path: string) => signUrl(path, { key: signingKeys[0] as SigningKey, expiresIn: 3600 })
-      res.type('html').send(indexPage({ documents, photos, routes: ROUTES, sign }))
+      res.type('html').send(indexPage({ documents, photos, routes: ROUTES, sign, downloads }))
     } catch (error) {
       next(error)
     }

@@ -21,6 +21,7 @@ import type { DataSource } from 'typeorm'
 import { createDataSource, mediaStorage } from '../ormconfig'
 import { storages } from '../src'
 import { buildApp } from './app'
+import { DownloadAudit } from './download-audit'
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './embedded-postgres'
 import { seed } from './seed'
 
@@ -37,7 +38,12 @@ const SHUTDOWN_TIMEOUT = 10_000
 const SIGNAL_ECHO = 1_000
 
 /** What main() has started so far, for close() to stop. */
-const running: { server?: Server; dataSource?: DataSource; embedded?: EmbeddedDatabase } = {}
+const running: {
+  server?: Server
+  dataSource?: DataSource
+  embedded?: EmbeddedDatabase
+  audit?: DownloadAudit
+} = {}
 
 /** Aborted when the shutdown begins: main() starts nothing more. */
 const stopping = new AbortController()
@@ -77,7 +83,8 @@ async function main(): Promise<void> {
   await migrateAndSeed(dataSource)
   stopping.signal.throwIfAborted()
 
-  const server = buildApp(dataSource).listen(port, host)
+  running.audit = new DownloadAudit(dataSource)
+  const server = buildApp(dataSource, { audit: running.audit }).listen(port, host)
   running.server = server
   await once(server, 'listening')
   const address = server.address()
@@ -116,7 +123,7 @@ async function shutdown(status: number): Promise<void> {
 
 /** Stops what main() started, last started first. */
 async function close(): Promise<void> {
-  const { server, dataSource, embedded } = running
+  const { server, dataSource, embedded, audit } = running
   try {
     if (server?.listening) {
       const closed = new Promise((resolve) => server.close(resolve))
@@ -124,6 +131,9 @@ async function close(): Promise<void> {
       server.closeAllConnections()
       await closed
     }
+    // The download events still queued, for two seconds at most: a database that hangs loses them.
+    if (audit)
+      await Promise.race([audit.flush(), new Promise((resolve) => setTimeout(resolve, 2000).unref())])
     if (dataSource?.isInitialized) await dataSource.destroy()
   } finally {
     await embedded?.stop()

@@ -5,6 +5,7 @@
 import type { Document } from '../entities/Document'
 import type { Photo } from '../entities/Photo'
 import type { StoredFile } from '../src'
+import { type StoredImage, thumbHashToDataURL } from '../src/images'
 
 /** The routes the page links to (the demo's ROUTES). */
 export interface PageRoutes {
@@ -25,6 +26,10 @@ export interface PageRoutes {
   photoVariant: string
   /** Where the upload form posts (`POST`, multipart/form-data). */
   upload: string
+  /** A zip of one document's file columns (`:slug`). */
+  zipDocument?: string
+  /** A zip of the file of the documents listed as `?slug=`. */
+  zipDocuments?: string
 }
 
 /** What the page shows. `sign` mints a signed link for a path. */
@@ -33,18 +38,23 @@ export interface PageData {
   photos: Photo[]
   routes: PageRoutes
   sign(path: string): string
+  /** Downloads per document slug (the `download_event` audit); none shown when absent. */
+  downloads?: ReadonlyMap<string, number>
 }
 
-/** The variants linked from each photo, and the thumbnail's. */
-export const THUMBNAIL = { width: 128, format: 'webp' } as const
+/** The variants linked from each photo, and the thumbnail's (`auto`: AVIF or WebP, from Accept). */
+export const THUMBNAIL = { width: 128, format: 'auto' } as const
 const VARIANT_LINKS = [
   { width: 256, format: 'avif' },
   { width: 512, format: 'jpeg' },
   { width: 1024, format: 'png' },
 ] as const
 
+/** The seeded documents whose files the several-documents zip link puts together. */
+const ZIP_SLUGS = ['hello-world', 'unicode', 'random-1m']
+
 /** Renders the page. */
-export function indexPage({ documents, photos, routes, sign }: PageData): string {
+export function indexPage({ documents, photos, routes, sign, downloads }: PageData): string {
   const bySlug = (route: string, slug: string) => route.replace(':slug', encodeURIComponent(slug))
   const variant = (slug: string, width: number, format: string) =>
     `${bySlug(routes.photoVariant, slug)}?width=${width}&format=${format}`
@@ -57,17 +67,19 @@ export function indexPage({ documents, photos, routes, sign }: PageData): string
       link(bySlug(routes.inlineFile, document.slug), 'inline'),
       link(routes.byId.replace(':id', String(document.id)), 'by id'),
       link(sign(bySlug(routes.signed, document.slug)), 'signed (1 h)'),
+      ...(routes.zipDocument ? [link(bySlug(routes.zipDocument, document.slug), 'zip')] : []),
     ]
     return row([
       `<strong>${escapeHtml(document.slug)}</strong><br><small>${escapeHtml(document.title)}</small>`,
       ...fileCells(document.file),
+      `<span class="downloads">${downloads?.get(document.slug) ?? 0}</span>`,
       links.join(' · '),
     ])
   })
 
   const photoRows = photos.map((photo) => {
     const image = photo.image
-    const thumbnail = `<img class="thumbnail" src="${escapeHtml(variant(photo.slug, THUMBNAIL.width, THUMBNAIL.format))}" alt="${escapeHtml(photo.title)}" width="${THUMBNAIL.width}">`
+    const thumbnail = `<img class="thumbnail" src="${escapeHtml(variant(photo.slug, THUMBNAIL.width, THUMBNAIL.format))}" alt="${escapeHtml(photo.title)}" width="${THUMBNAIL.width}"${thumbnailHeight(image)}${placeholder(image)}>`
     const dimensions =
       image?.width != null && image.height != null
         ? `${image.width}×${image.height}, ${escapeHtml(image.format ?? '?')}${image.hasAlpha ? ', alpha' : ''}`
@@ -101,6 +113,18 @@ export function indexPage({ documents, photos, routes, sign }: PageData): string
     [routes.virtualText, 'VirtualDownloadView: a string'],
     [routes.virtualGenerated, 'VirtualDownloadView: an async generator (chunked)'],
     [routes.nginx, 'X-Accel-Redirect (an empty body without nginx in front)'],
+    ...(routes.zipDocuments
+      ? [
+          [
+            `${routes.zipDocuments}?${ZIP_SLUGS.filter((slug) =>
+              documents.some((document) => document.slug === slug),
+            )
+              .map((slug) => `slug=${encodeURIComponent(slug)}`)
+              .join('&')}`,
+            'ZipDownloadView: the file of three documents in one archive',
+          ],
+        ]
+      : []),
   ]
     .map(([href, text]) => `<li>${link(href ?? '', href ?? '')} — ${escapeHtml(text ?? '')}</li>`)
     .join('')
@@ -125,7 +149,7 @@ export function indexPage({ documents, photos, routes, sign }: PageData): string
 conditional requests and RFC 6266 names work everywhere.</p>
 <h2>Documents <small>(ObjectDownloadView)</small></h2>
 <table id="documents">
-<tr><th>Document</th><th>File</th><th>Size</th><th>Type</th><th>SHA-256</th><th>Routes</th></tr>
+<tr><th>Document</th><th>File</th><th>Size</th><th>Type</th><th>SHA-256</th><th>Downloads</th><th>Routes</th></tr>
 ${documentRows.join('\n')}
 </table>
 <h3>Upload a document <small>(receiveUpload: PDF, image, text or ZIP, up to 10 MiB)</small></h3>
@@ -144,6 +168,30 @@ ${photoRows.join('\n')}
 <ul id="views">${views}</ul>
 </html>
 `
+}
+
+/** The thumbnail's height for its width, so that the placeholder has its size before the image loads. */
+function thumbnailHeight(image: StoredImage | null | undefined): string {
+  if (!image?.width || !image.height) return ''
+  return ` height="${Math.round((THUMBNAIL.width * image.height) / image.width)}"`
+}
+
+/**
+ * The image's ThumbHash, decoded on the server into a tiny PNG data URL, as the thumbnail's
+ * background until it loads; then the style goes, and the checkerboard shows through transparency.
+ * No script to load and nothing to decode in the browser: the attribute is there with the HTML.
+ */
+function placeholder(image: StoredImage | null | undefined): string {
+  if (!image?.thumbhash) return ''
+  let url: string
+  try {
+    url = thumbHashToDataURL(image.thumbhash)
+  } catch {
+    // A value that is not a ThumbHash (written by hand): no placeholder rather than no page.
+    return ''
+  }
+  const style = `background: center / cover no-repeat url(${url})`
+  return ` style="${escapeHtml(style)}" onload="this.removeAttribute('style')"`
 }
 
 function fileCells(file: StoredFile | null | undefined): string[] {

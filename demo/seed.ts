@@ -90,7 +90,14 @@ async function seedDocuments(dataSource: DataSource): Promise<void> {
         continue
       }
       const current = document[property]
-      if (existing && hasFile(current) && (file.removed || (await storage.exists(current.path)))) continue
+      if (existing && hasFile(current) && (file.removed || (await storage.exists(current.path)))) {
+        if (file.removed || current.crc32 != null) continue
+        // Saved before the crc32 column existed: the same path with its metadata cleared, so the
+        // save hook reads the file again and fills its CRC-32 (the zip routes need it).
+        document[property] = Object.assign(new StoredFile(), { path: current.path, name: current.name })
+        changed = true
+        continue
+      }
       if (file.attach) {
         await attachFile(document, property, file.content, { name: file.name })
       } else {
@@ -110,13 +117,26 @@ async function seedDocuments(dataSource: DataSource): Promise<void> {
   }
 }
 
-/** Inserts the seed photos that are missing, drawing each with sharp; restores vanished images. */
+/**
+ * Inserts the seed photos that are missing, drawing each with sharp; restores vanished images; gives
+ * photos saved before the thumbhash or crc32 columns existed their ThumbHash and CRC-32.
+ */
 export async function seedPhotos(dataSource: DataSource): Promise<void> {
   const repository = dataSource.getRepository(Photo)
   const storage = storages.get()
   for (const spec of PHOTO_SEEDS) {
     const existing = await repository.findOneBy({ slug: spec.slug })
-    if (existing && hasFile(existing.image) && (await storage.exists(existing.image.path))) continue
+    if (existing && hasFile(existing.image) && (await storage.exists(existing.image.path))) {
+      if (existing.image.thumbhash != null && existing.image.crc32 != null) continue
+      // The same path with its metadata cleared: the save hook reads the file again, thumbhash
+      // and CRC-32 included.
+      existing.image = Object.assign(new StoredImage(), {
+        path: existing.image.path,
+        name: existing.image.name,
+      })
+      await repository.save(existing)
+      continue
+    }
     const photo = existing ?? repository.create({ slug: spec.slug, title: spec.title })
     const key = `photos/${spec.slug}/${spec.name}`
     await storage.save(key, await spec.draw())

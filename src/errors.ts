@@ -95,6 +95,16 @@ export class VariantGenerationError extends DownloadError {
   override name = 'VariantGenerationError'
 }
 
+/**
+ * A ZIP archive whose members lack the CRC-32 that its headers need, more of them (in bytes) than a
+ * ZipDownloadView may read to compute them (`maxChecksumBytes`): a 500, which the app's error
+ * handler logs with this message. Not a 4xx: the request is fine, the rows are not filled yet
+ * (`typeorm-downloadview backfill` fills them). No archive is ever sent without them.
+ */
+export class MissingChecksumError extends DownloadError {
+  override name = 'MissingChecksumError'
+}
+
 /** A row cannot be saved because its file column does not describe a readable file. */
 export class FileColumnError extends DownloadError {
   override name = 'FileColumnError'

@@ -22,6 +22,7 @@ export {
   FileNotFoundError,
   HandoffError,
   InvalidParameterError,
+  MissingChecksumError,
   ServiceUnavailableError,
   SignatureError,
   statusForError,
@@ -66,6 +67,12 @@ export type { ByteRange, SaveSource, SignedUrlOptions, Storage, StorageStat } fr
 export type { ReceiveUploadOptions } from './uploads/options'
 export { type ReceivedUpload, receiveUpload, type UploadRequest } from './uploads/receive-upload'
 // Views, and the one step that writes their answers on node's req/res.
+export type {
+  DownloadEvent,
+  DownloadEventFile,
+  DownloadEventLocation,
+  DownloadHook,
+} from './views/download-event'
 export {
   type Decision,
   type Dotfiles,
@@ -79,3 +86,9 @@ export { ObjectDownloadView, type ObjectDownloadViewOptions, type ObjectLookup }
 export { PathDownloadView, type PathDownloadViewOptions } from './views/path-view'
 export { StorageDownloadView, type StorageDownloadViewOptions } from './views/storage-view'
 export { VirtualDownloadView, type VirtualDownloadViewOptions } from './views/virtual-view'
+export {
+  ZipDownloadView,
+  type ZipDownloadViewOptions,
+  type ZipEntrySource,
+  type ZipRowsLookup,
+} from './views/zip-view'

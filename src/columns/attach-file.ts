@@ -9,6 +9,7 @@ import { ConfigurationError } from '../errors'
 import { asciiFilename, safeBasename, truncateName } from '../files/filename'
 import { storages } from '../storage/registry'
 import type { StorageStat } from '../storage/storage'
+import { crc32 } from '../zip/crc32'
 import type { ProbedContent } from './content-probe'
 import { getFileColumn } from './file-column'
 import { StoredFile } from './stored-file'
@@ -31,8 +32,8 @@ export interface AttachFileOptions {
 
 /**
  * Writes `source` into the storage of `entity[property]` under a fresh key
- * (`<uploadTo>/<uuid>/<safe name>`), then sets the column with the full metadata (size, SHA-256
- * computed while writing, modification time, type, name). Save the entity afterwards; the save
+ * (`<uploadTo>/<uuid>/<safe name>`), then sets the column with the full metadata (size, SHA-256 and
+ * CRC-32 computed while writing, modification time, type, name). Save the entity afterwards; the save
  * hook trusts this metadata and does not read the file again.
  *
  * For an `@ImageColumn()`, sharp reads the image metadata from the same bytes as they are written
@@ -71,6 +72,7 @@ export async function attachFile<E extends ObjectLiteral>(
   const key = `${column.uploadTo}/${randomUUID()}/${segment}`
 
   const hash = createHash('sha256')
+  let crc = 0
   // An image column reads the image metadata from the bytes being written: one pass over the source.
   const probe = column.probe?.start()
   async function* hashing(): AsyncGenerator<Buffer> {
@@ -82,6 +84,7 @@ export async function attachFile<E extends ObjectLiteral>(
     for await (const chunk of bytes) {
       const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array)
       hash.update(buffer)
+      crc = crc32(buffer, crc)
       if (probe) await probe.write(buffer)
       yield buffer
     }
@@ -113,6 +116,7 @@ export async function attachFile<E extends ObjectLiteral>(
   value.size = stat.size
   value.modifiedAt = stat.modifiedAt
   value.sha256 = hash.digest('hex')
+  value.crc32 = crc
   value.contentType =
     probed?.contentType ?? options.contentType ?? (lookup(name) || 'application/octet-stream')
   markVerified(value)

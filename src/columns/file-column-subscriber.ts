@@ -1,6 +1,6 @@
 /**
- * @module The save hook of file columns: fills size, modification time, content type and SHA-256
- * (and an image column's width, height, format and alpha) from the storage when a row is inserted
+ * @module The save hook of file columns: fills size, modification time, content type, SHA-256 and
+ * CRC-32 (and an image column's width, height, format and alpha) from the storage when a row is inserted
  * or its path changes, and refuses rows whose file is missing or, for image columns, not an image.
  * It also keeps empty columns `null` (see empty-column.ts) and runs the file lifecycle (see
  * file-lifecycle.ts): replaced and removed files are deleted after commit.
@@ -27,7 +27,7 @@ import { BadPathError, FileColumnError, FileNotFoundError, UnsafePathError } fro
 import { basename } from '../files/storage-file'
 import { type Logger, stderrLogger } from '../logger'
 import { storages } from '../storage/registry'
-import { sha256Of } from './checksum'
+import { checksumsOf } from './checksum'
 import type { ProbedContent } from './content-probe'
 import { clearFileColumnsOnNull, nullEmptyFileColumns } from './empty-column'
 import { type FileColumnMetadata, getFileColumns } from './file-column'
@@ -245,10 +245,20 @@ export async function fillFileColumns(
 /** Whether every metadata field is set: the file fields, and an image column's image fields. */
 function isComplete(column: FileColumnMetadata, value: StoredFile): boolean {
   const fileComplete =
-    value.size != null && value.modifiedAt != null && value.sha256 != null && Boolean(value.contentType)
+    value.size != null &&
+    value.modifiedAt != null &&
+    value.sha256 != null &&
+    value.crc32 != null &&
+    Boolean(value.contentType)
   if (!fileComplete || !column.image) return fileComplete
   const image = value as Partial<StoredImage>
-  return image.width != null && image.height != null && image.format != null && image.hasAlpha != null
+  return (
+    image.width != null &&
+    image.height != null &&
+    image.format != null &&
+    image.hasAlpha != null &&
+    image.thumbhash != null
+  )
 }
 
 async function describe(
@@ -265,7 +275,9 @@ async function describe(
     const stat = await storage.stat(value.path)
     value.size = stat.size
     value.modifiedAt = stat.modifiedAt
-    value.sha256 = await sha256Of(await storage.open(value.path), probe && ((chunk) => probe.write(chunk)))
+    const sums = await checksumsOf(await storage.open(value.path), probe && ((chunk) => probe.write(chunk)))
+    value.sha256 = sums.sha256
+    value.crc32 = sums.crc32
   } catch (error) {
     probe?.abort()
     if (error instanceof FileNotFoundError) {

@@ -74,7 +74,7 @@ export interface FileColumnMetadata {
   onRemove: FileLifecycle
   /** The column's default hand-offs; `undefined` when it sets none. */
   handoffs?: readonly Handoff[]
-  /** Whether it is an `@ImageColumn()`: a StoredImage, with width, height, format and alpha columns. */
+  /** Whether it is an `@ImageColumn()`: a StoredImage, with width, height, format, alpha, thumbhash. */
   image: boolean
   /** What reads the column's extra fields from the bytes (sharp, for an image column). */
   probe?: ContentProbe
@@ -92,8 +92,8 @@ const LIFECYCLE_OPTIONS = ['onReplace', 'onRemove'] as const
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/
 
 /**
- * Declares a file column: a key in a storage plus size, content type, modification time, SHA-256
- * and original name, each in a real column. Add `FileColumnSubscriber` to the DataSource so the
+ * Declares a file column: a key in a storage plus size, content type, modification time, SHA-256,
+ * CRC-32 and original name, each in a real column. Add `FileColumnSubscriber` to the DataSource so the
  * metadata is filled in when rows are saved.
  *
  * @example
@@ -110,7 +110,7 @@ export function FileColumn(options: FileColumnOptions = {}): PropertyDecorator {
 /**
  * The decorator behind `@FileColumn()` and `@ImageColumn()`: checks the options right away, then
  * maps the property to one embedded class of real columns and records it. An image `probe` adds the
- * StoredImage columns (`width`, `height`, `format`, `has_alpha`), which it fills from the bytes.
+ * StoredImage columns (`width`, `height`, `format`, `has_alpha`, `thumbhash`), which it fills from the bytes.
  */
 export function declareFileColumn(options: FileColumnOptions, probe?: ContentProbe): PropertyDecorator {
   const image = probe !== undefined
@@ -168,12 +168,14 @@ export function declareFileColumn(options: FileColumnOptions, probe?: ContentPro
       contentType: `${prefix}content_type`,
       modifiedAt: `${prefix}modified_at`,
       sha256: `${prefix}sha256`,
+      crc32: `${prefix}crc32`,
     }
     if (image) {
       columns.width = `${prefix}width`
       columns.height = `${prefix}height`
       columns.format = `${prefix}format`
       columns.hasAlpha = `${prefix}has_alpha`
+      columns.thumbhash = `${prefix}thumbhash`
     }
 
     // One embedded class per property, so each can carry its own column names.
@@ -190,11 +192,17 @@ export function declareFileColumn(options: FileColumnOptions, probe?: ContentPro
     Column({ type: 'text', name: columns.contentType, nullable: true })(Columns.prototype, 'contentType')
     Column({ type: 'timestamptz', name: columns.modifiedAt, nullable: true })(Columns.prototype, 'modifiedAt')
     Column({ type: 'char', length: 64, name: columns.sha256, nullable: true })(Columns.prototype, 'sha256')
+    // Unsigned 32 bits do not fit Postgres' integer: a bigint, read back as a number.
+    Column({ type: 'bigint', name: columns.crc32, nullable: true, transformer: bigintToNumber })(
+      Columns.prototype,
+      'crc32',
+    )
     if (image) {
       Column({ type: 'int', name: columns.width, nullable: true })(Columns.prototype, 'width')
       Column({ type: 'int', name: columns.height, nullable: true })(Columns.prototype, 'height')
       Column({ type: 'text', name: columns.format, nullable: true })(Columns.prototype, 'format')
       Column({ type: 'boolean', name: columns.hasAlpha, nullable: true })(Columns.prototype, 'hasAlpha')
+      Column({ type: 'text', name: columns.thumbhash, nullable: true })(Columns.prototype, 'thumbhash')
     }
     Column(() => Columns, { prefix: false })(target, propertyKey)
 

@@ -18,6 +18,11 @@ export class StoredFile {
   modifiedAt: Date | null = null
   /** Hex SHA-256 of the content. */
   sha256: string | null = null
+  /**
+   * CRC-32 of the content, as an unsigned 32-bit integer (a Postgres bigint): what a ZIP archive's
+   * headers need before its member's first byte (ZipDownloadView). Computed with the SHA-256.
+   */
+  crc32: number | null = null
 }
 
 /** Whether a file column value points at a file. */

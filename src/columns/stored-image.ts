@@ -2,9 +2,9 @@
 import { StoredFile } from './stored-file'
 
 /**
- * What an `@ImageColumn()` property holds: a StoredFile plus the image's dimensions, format and
- * alpha channel, read with sharp when the row is saved. Each field is its own database column
- * (`image_width`, `image_height`, `image_format`, `image_has_alpha`).
+ * What an `@ImageColumn()` property holds: a StoredFile plus the image's dimensions, format, alpha
+ * channel and ThumbHash, read with sharp when the row is saved. Each field is its own database
+ * column (`image_width`, `image_height`, `image_format`, `image_has_alpha`, `image_thumbhash`).
  */
 export class StoredImage extends StoredFile {
   /** Width in pixels as displayed: EXIF orientations 5–8 swap width and height. */
@@ -15,6 +15,13 @@ export class StoredImage extends StoredFile {
   format: string | null = null
   /** Whether the image has an alpha channel. */
   hasAlpha: boolean | null = null
+  /**
+   * The image's ThumbHash (about 25 bytes, base64): a blurred placeholder to show while the image
+   * loads (`thumbHashToDataURL()` of `typeorm-downloadview/images`). `''` when sharp could not
+   * decode the pixels (no placeholder; its variants fail too); `null` when not read yet (a row saved
+   * before the column existed: its next save, or `backfill`, fills it).
+   */
+  thumbhash: string | null = null
 }
 
 /** The fields an image column adds to a file column. */

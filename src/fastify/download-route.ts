@@ -12,6 +12,7 @@ import type {
   RouteHandlerMethod,
 } from 'fastify'
 import { statusForError } from '../errors'
+import { counted, DownloadReport } from '../node/download-report'
 import { cutWhenIdle, exactly } from '../node/send'
 import { decide, openBody } from '../node/serve'
 import { bufferedBytes } from '../storage/source'
@@ -84,9 +85,12 @@ async function sendDownload(
   const req = request.raw
   const res = reply.raw
   const { logger, idleTimeout } = view.sendOptions
+  const downloadRequest = { req, params }
+  // Begun before the lookup: the event's duration covers the whole answer.
+  const report = DownloadReport.begin(view, downloadRequest)
   let decision: Decision
   try {
-    decision = await decide(view, { req, params })
+    decision = await decide(view, downloadRequest)
   } catch (error) {
     throw fastifyError(error, reply)
   }
@@ -101,10 +105,12 @@ async function sendDownload(
     // The client left while the file was being opened.
     body?.destroy()
     release()
+    report?.watch(plan, res)
     return reply
   }
   res.once('close', release)
   reply.code(plan.status).headers(plan.headers)
+  report?.watch(plan, res)
 
   if (!body) {
     // Why a stream for HEAD: Fastify's HEAD route (exposeHeadRoutes) would answer an empty payload
@@ -116,6 +122,7 @@ async function sendDownload(
   const bytes = bufferedBytes(body)
   if (bytes !== undefined && (declared === undefined || bytes.length === Number(declared))) {
     body.destroy()
+    report?.count(bytes.length)
     return reply.send(bytes)
   }
   // A client that stops reading would hold the socket and the file for as long as it stays: the
@@ -124,8 +131,12 @@ async function sendDownload(
   cutWhenIdle(res, body, idleTimeout, logger)
   const length = declared === undefined ? undefined : Number(declared)
   return reply.send(
-    payload(body, length, res, (error) =>
-      logger.error(`Download of "${plan.file?.name ?? 'file'}" failed while it was sent`, error),
+    payload(
+      body,
+      length,
+      res,
+      (error) => logger.error(`Download of "${plan.file?.name ?? 'file'}" failed while it was sent`, error),
+      report,
     ),
   )
 }
@@ -135,12 +146,14 @@ async function sendDownload(
  * fails (or gives more or fewer bytes) is reported to `onFailure`, cuts the connection, and ends
  * the payload quietly: an error on the payload would send Fastify's error handler, before the
  * first byte, a 500 carrying the download's headers (its name, its validators, its length).
+ * Its bytes are counted into `report`, when the view has one.
  */
 function payload(
   body: Readable,
   length: number | undefined,
   res: ServerResponse,
   onFailure: (error: unknown) => void,
+  report: DownloadReport | undefined,
 ): Readable {
   const out = Readable.from(exactBytes(), { objectMode: false })
   // A client that goes away: Fastify destroys `out`, and the source closes at once, even in a read.
@@ -149,8 +162,8 @@ function payload(
 
   async function* exactBytes(): AsyncGenerator<Buffer> {
     try {
-      if (length === undefined) yield* body as AsyncIterable<Buffer>
-      else yield* exactly(length, res)(body)
+      if (length === undefined) yield* report ? counted(report)(body) : (body as AsyncIterable<Buffer>)
+      else yield* exactly(length, res, undefined, report?.count)(body)
     } catch (error) {
       // The client left, or was cut for idleness (logged once already).
       if (out.destroyed || res.destroyed) return

@@ -90,11 +90,29 @@ export function applyHandoff(
   function tryFrom(index: number): ResponsePlan | Promise<ResponsePlan> {
     for (let i = index; i < handoffs.length; i++) {
       const rewritten = (handoffs[i] as Handoff)(plan, request, context)
-      if (rewritten instanceof Promise) return rewritten.then((value) => value ?? tryFrom(i + 1))
-      if (rewritten) return rewritten
+      if (rewritten instanceof Promise)
+        return rewritten.then((value) => (value ? handedOff(value, plan) : tryFrom(i + 1)))
+      if (rewritten) return handedOff(rewritten, plan)
     }
     return plan
   }
+}
+
+/** The plans a hand-off made, each with the responder's plan it replaced. */
+const HANDED_OFF = new WeakMap<ResponsePlan, ResponsePlan>()
+
+function handedOff(rewritten: ResponsePlan, planned: ResponsePlan): ResponsePlan {
+  if (rewritten !== planned) HANDED_OFF.set(rewritten, planned)
+  return rewritten
+}
+
+/**
+ * The responder's plan that a hand-off replaced with `plan` (its status and ranges are what the
+ * proxy or the bucket serves), or `undefined` when `plan` was not made by a hand-off that
+ * `applyHandoff()` ran: download events tell handed-off answers apart with it.
+ */
+export function handedOffFrom(plan: ResponsePlan): ResponsePlan | undefined {
+  return HANDED_OFF.get(plan)
 }
 
 const REQUEST_HANDOFFS = Symbol.for('typeorm-downloadview.handoffs')

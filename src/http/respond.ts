@@ -9,6 +9,7 @@ import type { DownloadFile } from '../files/download-file'
 import type { ByteRange } from '../storage/storage'
 import { evaluatePreconditions, ifRangeAllowsPartial, type Validators } from './conditional'
 import { isActiveContent, resolveContentType } from './content-type'
+import { reprDigest } from './digest'
 import { contentDisposition } from './disposition'
 import { entityTag } from './etag'
 import { multipartBody } from './multipart'
@@ -134,6 +135,9 @@ export function planResponse(
   }
   // Why sandbox: an inline HTML/SVG upload would otherwise run scripts on the app's origin.
   if (active) headers['Content-Security-Policy'] = 'sandbox'
+  // Repr-Digest (RFC 9530 §3): the whole file's, from the row's SHA-256, on 200, 206 and HEAD alike.
+  const digest = reprDigest(file.sha256, request.headers['want-repr-digest'])
+  if (digest) headers['Repr-Digest'] = digest
 
   const head = method === 'HEAD'
   if (size === undefined) {

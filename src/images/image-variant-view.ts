@@ -1,16 +1,21 @@
 /**
  * @module ImageVariantView: serve a resized, re-encoded variant of an image column
- * (`?width=256&format=webp`), generated with sharp on the first request and kept in the storage.
+ * (`?width=256&format=webp`, or `format=auto` for the best format the browser takes), generated
+ * with sharp on the first request and kept in the storage.
  */
 import type { ObjectLiteral } from 'typeorm'
 import { hasFile, type StoredFile } from '../columns/stored-file'
+import type { StoredImage } from '../columns/stored-image'
 import { ConfigurationError, FileNotFoundError, InvalidParameterError } from '../errors'
 import type { DownloadFile } from '../files/download-file'
-import { basename, StorageFile } from '../files/storage-file'
+import { basename, StorageFile, type StoredFileInfo } from '../files/storage-file'
+import type { ResponsePlan } from '../http/respond'
 import { rejectUnknownOptions } from '../options'
 import { storages } from '../storage/registry'
+import type { Storage } from '../storage/storage'
 import type { DownloadRequest } from '../views/download-view'
 import { ObjectDownloadView, type ObjectDownloadViewOptions } from '../views/object-view'
+import { negotiateFormat } from './negotiate'
 import {
   ensureVariant,
   FailedVariants,
@@ -32,7 +37,8 @@ export interface ImageVariantViewOptions<E extends ObjectLiteral> extends Object
    */
   widths?: number[]
   /**
-   * The formats a request may ask for.
+   * The formats a request may ask for, and among which `format=auto` chooses (from the request's
+   * `Accept`: AVIF, then WebP, then the source's JPEG or PNG; see `negotiateFormat()`).
    * @default ['webp', 'avif', 'jpeg', 'png']
    */
   formats?: VariantFormat[]
@@ -77,6 +83,37 @@ const MAX_WIDTH = 10000
 const SHA256 = /^[0-9a-f]{64}$/i
 const REMEMBER_FAILURES: FailedVariantsOptions = { maxEntries: 1000, ttl: 600 }
 
+/** The `format` query value that lets the view choose from the request's `Accept` header. */
+export const AUTO_FORMAT = 'auto'
+
+/**
+ * A variant as the query names it: a {@link VariantSpec}, whose format may be `'auto'` (chosen per
+ * request from `Accept`, once the source row is known).
+ */
+export type RequestedVariant = Omit<VariantSpec, 'format'> & { format: VariantFormat | typeof AUTO_FORMAT }
+
+/**
+ * A stored variant as the responder sees it: a StorageFile whose ETag names its format, so that the
+ * AVIF and the WebP answer of one `format=auto` URL never share a validator (size and time alone
+ * could coincide), and whose format was chosen from `Accept` (`negotiated`) or named by the URL.
+ */
+class VariantFile extends StorageFile {
+  readonly etag?: string
+
+  constructor(
+    storage: Storage,
+    key: string,
+    info: StoredFileInfo & { size: number; modifiedAt: Date },
+    readonly format: VariantFormat,
+    readonly negotiated: boolean,
+  ) {
+    super(storage, key, info)
+    // Weak, as the size-and-time tag it extends: a variant made again may differ in its bytes.
+    if (!Number.isNaN(info.modifiedAt.getTime()))
+      this.etag = `W/"${info.size.toString(16)}-${info.modifiedAt.getTime().toString(16)}-${format}"`
+  }
+}
+
 /**
  * Serves a variant of an `@ImageColumn()`: the row is looked up as ObjectDownloadView does, the query
  * names the variant (`?width=256&format=webp`, both required, each from the view's lists), and the
@@ -84,6 +121,13 @@ const REMEMBER_FAILURES: FailedVariantsOptions = { maxEntries: 1000, ttl: 600 }
  * stored in the column's storage under `<variantPrefix>/<source sha256>/<width>.<format>`, and
  * served by the responder like any stored file (ETag, 304, Range, HEAD). Later requests find it
  * with one `stat`; concurrent first requests generate it once.
+ *
+ * `format=auto` chooses among the view's `formats` from the request's `Accept` header
+ * ({@link ImageVariantView.negotiateFormat}): AVIF for browsers that list it, then WebP, then the
+ * source's JPEG or PNG (what curl, which accepts anything, gets). Every answer to it, 304 and hand-offs
+ * included, carries `Vary: Accept`; a URL that names its format does not vary. A variant's ETag
+ * names its format, so revalidating with the AVIF's ETag gets a 304 only while Accept still
+ * yields AVIF.
  *
  * - a width or format outside the lists, missing, repeated or malformed: 400, before any query;
  * - no row, an empty column, a source row without a checksum, a source missing in the storage: 404;
@@ -95,6 +139,7 @@ const REMEMBER_FAILURES: FailedVariantsOptions = { maxEntries: 1000, ttl: 600 }
  * @example
  * const variants = new ImageVariantView({ dataSource, entity: Photo, lookup: 'slug', file: 'image', attachment: false })
  * app.get('/photos/:slug/variant', toHandler(variants)) // GET /photos/sunset/variant?width=256&format=webp
+ * // <img src="/photos/sunset/variant?width=256&format=auto">: AVIF in Chrome, Firefox and Safari 16+
  */
 export class ImageVariantView<E extends ObjectLiteral> extends ObjectDownloadView<E> {
   readonly widths: readonly number[]
@@ -152,11 +197,11 @@ export class ImageVariantView<E extends ObjectLiteral> extends ObjectDownloadVie
   }
 
   /**
-   * The variant the request asks for, from its query (`?width=256&format=webp`): each parameter
-   * exactly once and from the view's lists, else an InvalidParameterError (400) naming the allowed
-   * values. Other parameters (a signature's, say) are ignored.
+   * The variant the request asks for, from its query (`?width=256&format=webp`, or `format=auto`):
+   * each parameter exactly once and from the view's lists, else an InvalidParameterError (400)
+   * naming the allowed values. Other parameters (a signature's, say) are ignored.
    */
-  getVariantSpec(request: DownloadRequest): VariantSpec {
+  getVariantSpec(request: DownloadRequest): RequestedVariant {
     let query: URLSearchParams
     try {
       query = new URL(request.req.url ?? '/', 'http://x').searchParams
@@ -168,13 +213,26 @@ export class ImageVariantView<E extends ObjectLiteral> extends ObjectDownloadVie
     // Digits only, no leading zero: `0256`, `256.0` or `+256` would name the same variant twice.
     if (!/^[1-9]\d{0,4}$/.test(width) || !this.widths.includes(Number(width)))
       throw invalid('width', allowedWidths, `got ${quote(width)}`)
-    const allowedFormats = this.formats.join(', ')
+    const allowedFormats = [...this.formats, AUTO_FORMAT].join(', ')
     const format = single(query, 'format', allowedFormats)
-    if (!(this.formats as readonly string[]).includes(format))
+    if (format !== AUTO_FORMAT && !(this.formats as readonly string[]).includes(format))
       throw invalid('format', allowedFormats, `got ${quote(format)}`)
-    const spec: VariantSpec = { width: Number(width), format: format as VariantFormat }
+    const spec: RequestedVariant = { width: Number(width), format: format as RequestedVariant['format'] }
     if (this.quality !== undefined) spec.quality = this.quality
     return spec
+  }
+
+  /**
+   * The format of a `format=auto` variant for this request: `negotiateFormat()` of its `Accept`
+   * header, among the view's `formats`, with the source's stored format and alpha for the fallback.
+   * Override to decide otherwise (a client hint, a cookie); the answer keeps `Vary: Accept`, so add
+   * what else it depends on to the view's `headers` (`Vary`) as well.
+   */
+  negotiateFormat(request: DownloadRequest, source: StoredImage): VariantFormat {
+    return negotiateFormat(request.req.headers.accept, this.formats, {
+      format: source.format ?? null,
+      hasAlpha: source.hasAlpha ?? null,
+    })
   }
 
   /**
@@ -182,7 +240,7 @@ export class ImageVariantView<E extends ObjectLiteral> extends ObjectDownloadVie
    * variant is found in the storage or generated.
    */
   override async getFile(request: DownloadRequest, object?: E): Promise<DownloadFile> {
-    const spec = this.getVariantSpec(request)
+    const requested = this.getVariantSpec(request)
     const row = object ?? (await this.getObject(request))
     const where = `${this.entity.name}.${this.fileColumn.propertyName}`
     const value = row[this.fileColumn.propertyName] as StoredFile | null | undefined
@@ -193,15 +251,34 @@ export class ImageVariantView<E extends ObjectLiteral> extends ObjectDownloadVie
         `${where} has no checksum for "${value.path}": save it through FileColumnSubscriber or attachFile() to serve variants`,
       )
     }
+    const negotiated = requested.format === AUTO_FORMAT
+    const format = negotiated ? this.negotiateFormat(request, value as StoredImage) : requested.format
+    const spec: VariantSpec = { ...requested, format: format as VariantFormat }
     const storage = storages.get(this.fileColumn.storage)
     const key = variantKey(this.variantPrefix, value.sha256, spec)
     const stat = await ensureVariant(storage, value.path, key, spec, this.logger, this.failedVariants)
-    return new StorageFile(storage, key, {
+    const info = {
       name: this.getVariantName(row, value, spec),
       size: stat.size,
       modifiedAt: stat.modifiedAt,
       contentType: variantContentType(spec.format),
-    })
+    }
+    return new VariantFile(storage, key, info, spec.format, negotiated)
+  }
+
+  /**
+   * The plan of ObjectDownloadView (the responder's, then a hand-off's), with `Vary: Accept` on
+   * every answer about a `format=auto` variant: 200, 206, 304, 412, 416, and the redirect or the
+   * empty X-Accel-Redirect answer of a hand-off. A cache that kept one browser's AVIF must not
+   * hand it to another that asked for the same URL with another Accept.
+   */
+  protected override plan(
+    request: DownloadRequest,
+    file: DownloadFile,
+  ): ResponsePlan | Promise<ResponsePlan> {
+    const planned = super.plan(request, file)
+    if (!(file instanceof VariantFile && file.negotiated)) return planned
+    return planned instanceof Promise ? planned.then(varyOnAccept) : varyOnAccept(planned)
   }
 
   /** The name the client sees: the source's basename without extension, `-<width>.<ext>` (`sunset-256.webp`). */
@@ -210,6 +287,21 @@ export class ImageVariantView<E extends ObjectLiteral> extends ObjectDownloadVie
     const stem = source.replace(/(?<=.)\.[^.]*$/, '') || 'image'
     return `${stem}-${spec.width}.${variantExtension(spec.format)}`
   }
+}
+
+/**
+ * `plan` with `Accept` in its `Vary` header: added to a `Vary` the view's `headers` set, unless it
+ * names Accept already or is `*` (which varies on everything). The plan is changed in place, not
+ * copied: what the hand-off and the download events know of it stays true.
+ */
+function varyOnAccept(plan: ResponsePlan): ResponsePlan {
+  const name = Object.keys(plan.headers).find((header) => header.toLowerCase() === 'vary')
+  const current = name === undefined ? '' : (plan.headers[name] ?? '').trim()
+  const fields = current.split(',').map((field) => field.trim().toLowerCase())
+  if (fields.includes('accept') || fields.includes('*')) return plan
+  if (name !== undefined) delete plan.headers[name]
+  plan.headers.Vary = current ? `${current}, Accept` : 'Accept'
+  return plan
 }
 
 /** The `rememberFailures` option, checked, with its defaults. */

@@ -1,7 +1,8 @@
 /**
- * @module typeorm-downloadview/images: image columns (`@ImageColumn()`, StoredImage) and resized
- * variants (`ImageVariantView`), read and made with sharp, an optional peer dependency. sharp itself
- * is loaded on first use; importing this entry only checks that it is installed.
+ * @module typeorm-downloadview/images: image columns (`@ImageColumn()`, StoredImage, with a ThumbHash
+ * placeholder) and resized variants (`ImageVariantView`, `format=auto` from Accept), read and made
+ * with sharp, an optional peer dependency. sharp itself is loaded on first use; importing this entry
+ * only checks that it is installed.
  */
 import { requirePeers } from '../optional-peers'
 
@@ -15,6 +16,7 @@ export {
   ImageVariantView,
   type ImageVariantViewOptions,
   type RememberFailuresOptions,
+  type RequestedVariant,
 } from './image-variant-view'
 export {
   type ImageMetadata,
@@ -22,4 +24,6 @@ export {
   LIMIT_INPUT_BYTES,
   readImageMetadata,
 } from './metadata'
+export { type NegotiationSource, negotiateFormat } from './negotiate'
+export { rgbaToThumbHash, type ThumbHashImage, thumbHashToDataURL, thumbHashToRGBA } from './thumbhash'
 export { VARIANT_FORMATS, type VariantFormat, variantKey } from './variants'

@@ -6,8 +6,20 @@
  */
 import { requirePeers } from '../optional-peers'
 
-/** The module's type, written so that it compiles under every module resolution (no default import). */
-type Sharp = typeof import('sharp')
+/** What `import('sharp')` gives: the factory itself (`export =`), or a namespace with it as `default`. */
+type SharpModule = typeof import('sharp')
+
+/**
+ * The factory's type, written so that it compiles under every module resolution (no default
+ * import): sharp's types for `require` are the factory (`export =`), those for `import` (which a
+ * project with `moduleResolution: bundler` or `node16` in an ES module gets) a namespace whose
+ * `default` it is.
+ */
+type Sharp = SharpModule extends (...args: never[]) => unknown
+  ? SharpModule
+  : SharpModule extends { default: infer Factory }
+    ? Factory
+    : never
 
 let loaded: Sharp | undefined
 

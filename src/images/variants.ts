@@ -9,7 +9,13 @@ import type { Sharp } from 'sharp'
 import { FileNotFoundError, UndecodableImageError, VariantGenerationError } from '../errors'
 import { type Logger, warn } from '../logger'
 import type { Storage, StorageStat } from '../storage/storage'
-import { InputTooLargeError, inputTooLargeError, LIMIT_INPUT_BYTES, LIMIT_INPUT_PIXELS } from './metadata'
+import {
+  FAIL_ON,
+  InputTooLargeError,
+  inputTooLargeError,
+  LIMIT_INPUT_BYTES,
+  LIMIT_INPUT_PIXELS,
+} from './metadata'
 import { loadSharp } from './sharp'
 
 /** The formats a variant can be encoded in. */
@@ -34,16 +40,6 @@ const CONTENT_TYPES: Record<VariantFormat, string> = {
   jpeg: 'image/jpeg',
   png: 'image/png',
 }
-
-/**
- * How bad pixel data must be for sharp to stop decoding, for variants and decode checks: `'error'`.
- * Data cut short or corrupt fails; a decoder's warning does not (a JPEG with stray bytes before a
- * marker, which browsers show). sharp's default, `'warning'`, refuses those too, and `'truncated'`
- * would turn corrupt data into garbage pixels. No level fails sooner: a decoder sees the end of the
- * data when it gets there, so a file cut short costs the decoding of what comes before the cut.
- * That is why failed variants are remembered ({@link FailedVariants}).
- */
-export const FAIL_ON = 'error'
 
 /** Whether `format` is a quality-driven (lossy) encoding: PNG is not. */
 function usesQuality(format: VariantFormat): boolean {

@@ -10,6 +10,7 @@ import { HttpAdapterHost } from '@nestjs/core'
 import { DataSource, type ObjectLiteral } from 'typeorm'
 import { ConfigurationError } from '../errors'
 import { statusAnswer } from '../http/respond'
+import { counted, DownloadReport } from '../node/download-report'
 import { cutWhenIdle, exactly } from '../node/send'
 import { decide, openBody } from '../node/serve'
 import { storages } from '../storage/registry'
@@ -125,6 +126,8 @@ export class Downloads implements OnModuleDestroy {
   ): Promise<StreamableFile | undefined> {
     const request = nodeRequest(req, 'Downloads.respond()')
     const { logger } = view.sendOptions
+    // Begun before the lookup: the event's duration covers the whole answer.
+    const report = DownloadReport.begin(view, { req: request, params })
     let decision: Decision
     try {
       decision = await decide(view, { req: request, params })
@@ -151,15 +154,18 @@ export class Downloads implements OnModuleDestroy {
       length:
         plan.headers['Content-Length'] === undefined ? undefined : Number(plan.headers['Content-Length']),
     }
+    const response = nodeResponse(res)
+    if (response) report?.watch(plan, response)
     if (!source) {
       decision.release()
+      // A platform without Node's response (neither Express nor Fastify): reported as sent.
+      if (!response) report?.end(plan, true)
       // HEAD: a stream Nest sends no byte of. Fastify's HEAD route of a GET route would set
       // Content-Length: 0 for an empty body, wrong for a file (and for a 304 of one).
       if (request.method === 'HEAD') return new PlannedFile(Readable.from([], { objectMode: false }), headers)
       return undefined
     }
-    const response = nodeResponse(res)
-    const body = exactLength(source, headers.length)
+    const body = exactLength(source, headers.length, report)
     // Once the status is out it cannot change: a failing source cuts the connection, as serve() does.
     body.once('error', (error) => {
       // A client that left destroyed the source itself: nothing to report.
@@ -174,6 +180,7 @@ export class Downloads implements OnModuleDestroy {
     onceDone(body, source, request, response, () => {
       stopWatching()
       decision.release()
+      if (!response) report?.end(plan, body.readableEnded)
     })
     return new PlannedFile(body, headers)
       .setErrorHandler((_error, platformResponse) => platformResponse.destroy?.())
@@ -251,11 +258,16 @@ const NOT_RECYCLED = { writableLength: 1, destroyed: true }
 /**
  * `source`, held to its Content-Length: a source that gives fewer or more bytes fails instead of
  * ending a body that Nest would otherwise present as complete (on a kept-alive connection, the
- * client would wait for the missing bytes).
+ * client would wait for the missing bytes). Its bytes are counted into `report`, when there is one.
  */
-function exactLength(source: Readable, length: number | undefined): Readable {
-  if (length === undefined) return source
-  return Readable.from(exactly(length, NOT_RECYCLED)(source), { objectMode: false })
+function exactLength(
+  source: Readable,
+  length: number | undefined,
+  report: DownloadReport | undefined,
+): Readable {
+  if (length === undefined)
+    return report ? Readable.from(counted(report)(source), { objectMode: false }) : source
+  return Readable.from(exactly(length, NOT_RECYCLED, undefined, report?.count)(source), { objectMode: false })
 }
 
 /**

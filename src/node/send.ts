@@ -10,6 +10,7 @@ import { DEFAULT_IDLE_TIMEOUT } from '../http/options'
 import type { ResponsePlan } from '../http/respond'
 import { type Logger, stderrLogger, warn } from '../logger'
 import { bufferedBytes, recyclerOf } from '../storage/source'
+import { counted, type DownloadReport } from './download-report'
 
 /** How {@link sendPlan} writes. */
 export interface SendOptions {
@@ -20,6 +21,12 @@ export interface SendOptions {
    * @default 60000
    */
   idleTimeout?: number
+  /**
+   * Measures the answer for the view's `onDownload`: the body bytes are counted as they are
+   * written, and the event reported once `res` closes.
+   * @default undefined (nothing measured)
+   */
+  report?: DownloadReport
 }
 
 /**
@@ -37,9 +44,11 @@ export async function sendPlan(
   options: SendOptions = {},
 ): Promise<void> {
   const body = plan.body && req.method !== 'HEAD' ? await plan.body() : undefined
+  const report = options.report
   if (res.destroyed || res.writableEnded) {
     // The client left while the file was being opened.
     body?.destroy()
+    report?.watch(plan, res)
     return
   }
   try {
@@ -49,6 +58,7 @@ export async function sendPlan(
     body?.destroy()
     throw error
   }
+  report?.watch(plan, res)
   if (!body) {
     res.end()
     return
@@ -68,6 +78,7 @@ export async function sendPlan(
     // The bytes go back to their source once written ('finish'), for its next read.
     const recycle = recyclerFor(body, res)
     res.once('close', stopWatching)
+    report?.count(bytes.length)
     res.end(bytes, () => {
       stopWatching()
       recycle?.(bytes)
@@ -89,8 +100,10 @@ export async function sendPlan(
   })
   try {
     await (expected === undefined
-      ? pipeline(body, res)
-      : pipeline(body, exactly(expected, res, recyclerFor(body, res)), res))
+      ? report
+        ? pipeline(body, counted(report), res)
+        : pipeline(body, res)
+      : pipeline(body, exactly(expected, res, recyclerFor(body, res), report?.count), res))
   } catch (error) {
     // Cut for idleness: logged once, as a warning, already.
     if (cut || (!sourceFailed && isClientGone(error, res))) return
@@ -184,6 +197,7 @@ function kernelQueue(socket: Socket): number | undefined {
 
 /**
  * Passes exactly `length` bytes, or fails: a short or long source never completes the response.
+ * `count` hears the length of each chunk passed on (a download report's byte count).
  * With `recycle` (a source that reuses its buffers), a chunk goes back to the source once `res`
  * holds nothing unwritten: the pipeline asks for the next chunk only after writing this one, and a
  * response with nothing buffered has handed every byte to the kernel, so no one reads it any more.
@@ -192,6 +206,7 @@ export function exactly(
   length: number,
   res: Pick<ServerResponse, 'writableLength' | 'destroyed'>,
   recycle?: (chunk: Buffer) => void,
+  count?: (length: number) => void,
 ) {
   return async function* (source: Readable): AsyncGenerator<Buffer> {
     let seen = 0
@@ -199,6 +214,7 @@ export function exactly(
       const buffer = chunk as Buffer
       seen += buffer.length
       if (seen > length) throw new Error(`The source gave more than the ${length} bytes announced`)
+      count?.(buffer.length)
       yield buffer
       if (recycle && res.writableLength === 0 && !res.destroyed) recycle(buffer)
     }

@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream'
 import { DestinationNotAllowedError, SignatureError, statusForError, UpstreamError } from '../errors'
 import { statusAnswer } from '../http/respond'
 import { type Logger, warn } from '../logger'
+import { DownloadReport } from '../node/download-report'
 import { sendPlan } from '../node/send'
 import type { Decision, DownloadRequest, DownloadView, RouteParams } from '../views/download-view'
 
@@ -28,10 +29,13 @@ export async function serve(
   params: RouteParams = {},
 ): Promise<void> {
   const { logger, idleTimeout } = view.sendOptions
+  const request = { req, params }
+  // Begun before the lookup: the event's duration covers the whole answer.
+  const report = DownloadReport.begin(view, request)
   let decision: Decision | undefined
   try {
-    decision = await view.decide({ req, params })
-    await sendPlan(decision.plan, req, res, logger, { idleTimeout })
+    decision = await view.decide(request)
+    await sendPlan(decision.plan, req, res, logger, { idleTimeout, report })
   } catch (error) {
     const status = statusForError(error)
     if (status === undefined || res.headersSent) throw error

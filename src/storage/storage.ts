@@ -45,6 +45,8 @@ export interface Storage {
   /**
    * Opens the file, or one inclusive byte range of it, as a stream. The file is opened before the
    * promise resolves, so a missing file rejects here (`FileNotFoundError`), before any header is sent.
+   * A range that runs past the end gives the bytes up to the end (a ZIP archive asks for one byte
+   * past a member's end, to find a file that grew since its row was saved).
    */
   open(key: string, range?: ByteRange): Promise<Readable>
   /** Writes `source` at `key`, replacing any file there, and returns the new file's stat. */

@@ -22,6 +22,7 @@ import type { SignatureOptions } from '../signing/options'
 import { signatureCheck } from '../signing/signature-check'
 import type { SignedRequest } from '../signing/signed-url'
 import type { Storage } from '../storage/storage'
+import type { DownloadEvent, DownloadHook } from './download-event'
 
 /** Route parameters, as a router hands them over (Express 5 gives arrays for `*splat`). */
 export type RouteParams = Record<string, string | string[] | undefined>
@@ -33,7 +34,7 @@ export interface DownloadRequest {
 }
 
 /** The option names of {@link DownloadViewOptions}, for subclasses' unknown-option checks. */
-export const VIEW_OPTIONS: readonly string[] = ['logger', 'handoff', 'signature']
+export const VIEW_OPTIONS: readonly string[] = ['logger', 'handoff', 'signature', 'onDownload']
 
 /** Options every view takes. */
 export interface DownloadViewOptions extends RespondOptions {
@@ -59,6 +60,17 @@ export interface DownloadViewOptions extends RespondOptions {
    * @default undefined (no signature needed)
    */
   signature?: SignatureOptions
+  /**
+   * Called once for each answer about a file (200, 206, HEAD, 304, 412, 416, handed off or not),
+   * after the response ended: the request, the file (name, size, storage key; no absolute path),
+   * the status, the ranges, the body bytes written, whether it completed, how long it took, and
+   * whether the bytes were handed off (then `bytes` is `undefined`). It never delays or fails a
+   * download: what it throws or rejects with is logged with `logger`. See {@link DownloadEvent}.
+   * @default undefined (nothing is measured)
+   * @example
+   * new ObjectDownloadView({ ..., onDownload: (event) => audit.push(event) })
+   */
+  onDownload?: DownloadHook
 }
 
 /** The base class of the views: subclasses implement `getFile()`. */
@@ -73,6 +85,7 @@ export abstract class DownloadView {
   /** Whether `handoffs` is the view's own option, which replaces the app's. */
   private readonly ownHandoffs: boolean
   private readonly checkSignature: ((req: SignedRequest) => void) | undefined
+  private readonly onDownload: DownloadHook | undefined
   /** The hand-off failures logged so far: each configuration problem is logged once. */
   private readonly handoffFailures = new Set<string>()
 
@@ -86,6 +99,9 @@ export abstract class DownloadView {
     this.ownHandoffs = this.handoffs !== undefined
     this.checkSignature =
       options.signature === undefined ? undefined : signatureCheck(options.signature, owner)
+    if (options.onDownload !== undefined && typeof options.onDownload !== 'function')
+      throw new ConfigurationError(`${owner}: option "onDownload" must be a function`)
+    this.onDownload = options.onDownload
   }
 
   /**
@@ -182,9 +198,12 @@ export abstract class DownloadView {
     }
   }
 
-  /** How `serve()` writes this view's answers: where failures are reported, when a client is idle. */
-  get sendOptions(): { logger: Logger; idleTimeout: number } {
-    return { logger: this.logger, idleTimeout: this.respondOptions.idleTimeout }
+  /**
+   * How `serve()` and the adapters write this view's answers: where failures are reported, when a
+   * client is idle, and who hears of each download.
+   */
+  get sendOptions(): { logger: Logger; idleTimeout: number; onDownload: DownloadHook | undefined } {
+    return { logger: this.logger, idleTimeout: this.respondOptions.idleTimeout, onDownload: this.onDownload }
   }
 }
 

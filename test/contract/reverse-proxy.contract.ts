@@ -6,6 +6,7 @@
  * file starts the demo app (seeded, its files on `default`, {@link customHeaderRoute} mounted,
  * offloaded) with the server in front, and calls `describeReverseProxyContract(subject)`.
  */
+import { createHash } from 'node:crypto'
 import type express from 'express'
 import request from 'supertest'
 import type { DataSource } from 'typeorm'
@@ -238,9 +239,14 @@ export function describeReverseProxyContract(subject: ReverseProxySubject): void
           'cache-control',
           'x-content-type-options',
           'content-type',
+          'repr-digest',
         ]) {
           expect([header, response.headers[header]]).toEqual([header, app.headers[header]])
         }
+        // The row's SHA-256 (RFC 9530), which the server's bytes match.
+        expect(response.headers['repr-digest']).toBe(
+          `sha-256=:${createHash('sha256').update(response.body).digest('base64')}:`,
+        )
         expect(response.headers.etag).toMatch(/^(W\/)?"[^"]+"$/)
         expect(response.headers['last-modified']).toMatch(/ GMT$/)
         expect(response.headers['cache-control']).toBe('private, no-cache')

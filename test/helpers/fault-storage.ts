@@ -1,6 +1,6 @@
 /**
  * A storage that a test can break: it wraps a real one, runs a hook between the lookup and the
- * read (to delete or change the file there), and can make its streams fail after some bytes.
+ * read (to delete or change the file there), and can make its streams fail, or stall, after some bytes.
  */
 import { pipeline, type Readable, Transform } from 'node:stream'
 import type { ByteRange, SaveSource, Storage, StorageStat } from '../../src/storage/storage'
@@ -18,6 +18,11 @@ export class FaultyStorage implements Storage {
   beforeOpen: ((key: string) => Promise<void>) | undefined
   /** When set, each opened stream passes this many bytes, then fails with an InjectedReadError. */
   failAfter: number | undefined
+  /**
+   * When set, each opened stream passes this many bytes, then stalls (no byte, no end, no error)
+   * until it is destroyed: a disk or a network that hangs.
+   */
+  stallAfter: number | undefined
   /** How many streams failed on purpose. */
   injected = 0
 
@@ -35,7 +40,8 @@ export class FaultyStorage implements Storage {
 
   async open(key: string, range?: ByteRange): Promise<Readable> {
     await this.beforeOpen?.(key)
-    const stream = await this.inner.open(key, range)
+    const opened = await this.inner.open(key, range)
+    const stream = this.stallAfter === undefined ? opened : stalling(opened, this.stallAfter)
     return this.failAfter === undefined ? stream : this.failing(stream, this.failAfter)
   }
 
@@ -69,4 +75,24 @@ export class FaultyStorage implements Storage {
     pipeline(source, cut, () => undefined)
     return cut
   }
+}
+
+/** `source` held after `limit` bytes: nothing more passes until it is destroyed, which closes the source. */
+function stalling(source: Readable, limit: number): Readable {
+  let passed = 0
+  const held = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      const room = limit - passed
+      if (chunk.length < room) {
+        passed += chunk.length
+        callback(null, chunk)
+        return
+      }
+      passed = limit
+      if (room > 0) this.push(chunk.subarray(0, room))
+      // Never calls back: the source is read no further, and the stream never ends.
+    },
+  })
+  pipeline(source, held, () => undefined)
+  return held
 }

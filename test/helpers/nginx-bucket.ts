@@ -25,6 +25,7 @@ export const BUCKET_RESTORED_HEADERS = [
   'Last-Modified',
   'X-Content-Type-Options',
   'Content-Security-Policy',
+  'Repr-Digest',
 ] as const
 
 /** The bucket's response headers the location hides: the app's versions go to the client instead. */

@@ -28,7 +28,14 @@ export interface NginxConfigOptions {
 }
 
 /** The response headers nginx drops on X-Accel-Redirect, which the internal location restores. */
-export const RESTORED_HEADERS = ['ETag', 'Last-Modified', 'X-Content-Type-Options', 'Content-Security-Policy']
+export const RESTORED_HEADERS = [
+  'ETag',
+  'Last-Modified',
+  'X-Content-Type-Options',
+  'Content-Security-Policy',
+  'Repr-Digest',
+  'Vary',
+]
 
 /**
  * The `internal` location block of docs/nginx.md for `location` and `alias`, indented by `indent`

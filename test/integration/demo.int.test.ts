@@ -1,6 +1,9 @@
 /** The demo app's routes over HTTP, on real Postgres with the real seeds. */
-import { readdir } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import type { Server } from 'node:http'
+import os from 'node:os'
+import path from 'node:path'
 import request from 'supertest'
 import type { DataSource } from 'typeorm'
 import { buildApp } from '../../demo/app'
@@ -10,6 +13,7 @@ import { signUrl, storages } from '../../src'
 import { assertDownload, binaryParser } from '../../src/testing'
 import { createTestDataSource } from '../helpers/database'
 import { temporaryStorage } from '../helpers/storage'
+import { pythonZip, unzipTest } from '../helpers/zip-tools'
 
 let dataSource: DataSource
 // One listening server for the whole file: supertest would otherwise start and close a server per
@@ -53,11 +57,50 @@ describe('the demo seeds', () => {
     )
   })
 
+  it('fills the CRC-32 of documents seeded before its column existed, and changes nothing else', async () => {
+    const documents = dataSource.getRepository(Document)
+    const before = await documents.findOneByOrFail({ slug: 'hello-world' })
+    await dataSource.query(
+      `UPDATE document SET file_crc32 = NULL, another_file_crc32 = NULL WHERE slug = 'hello-world'`,
+    )
+    await seed(dataSource)
+    const after = await documents.findOneByOrFail({ slug: 'hello-world' })
+    // zlib.crc32(b'Hello world!\n') and zlib.crc32(b'Goodbye world!\n')
+    expect([after.file?.crc32, after.anotherFile?.crc32]).toEqual([
+      before.file?.crc32,
+      before.anotherFile?.crc32,
+    ])
+    expect(after.file?.crc32).toBe(0xb2a9e441)
+    expect({ ...after.file, crc32: null }).toEqual({ ...before.file, crc32: null })
+  })
+
+  it('fills the CRC-32 of photos seeded before its column existed', async () => {
+    await dataSource.query(`UPDATE photo SET image_crc32 = NULL WHERE slug = 'sunset'`)
+    await seed(dataSource)
+    const [row] = await dataSource.query(`SELECT image_crc32 FROM photo WHERE slug = 'sunset'`)
+    expect(row.image_crc32).toMatch(/^\d+$/)
+  })
+
   it('restores a seed file that vanished from storage', async () => {
     const row = await dataSource.getRepository(Document).findOneByOrFail({ slug: 'empty' })
     await storages.get().delete(row.file?.path as string)
     await seed(dataSource)
     assertDownload(await get('/object/default-file/empty/'), { content: '', basename: 'empty.txt' })
+  })
+
+  it('gives every photo a ThumbHash, also one saved before the thumbhash column (NULL)', async () => {
+    const thumbhashes = async () =>
+      (
+        (await dataSource.query(`SELECT slug, image_thumbhash FROM photo ORDER BY id`)) as {
+          slug: string
+          image_thumbhash: string | null
+        }[]
+      ).map((row) => [row.slug, row.image_thumbhash])
+    const seeded = await thumbhashes()
+    expect(seeded.every(([, hash]) => /^[A-Za-z0-9+/]{20,}=*$/.test(hash ?? ''))).toBe(true)
+    await dataSource.query(`UPDATE photo SET image_thumbhash = NULL WHERE slug = 'badge'`)
+    await seed(dataSource)
+    expect(await thumbhashes()).toEqual(seeded)
   })
 })
 
@@ -201,6 +244,87 @@ describe('GET /object/by-id/:id/', () => {
       expect((await get(`/object/by-id/${id}/`)).status).toBe(404)
     },
   )
+})
+
+describe('the zip routes (ZipDownloadView)', () => {
+  let scratch: string
+  beforeAll(async () => {
+    scratch = await mkdtemp(path.join(os.tmpdir(), 'downloadview-demo-zip-'))
+  })
+  afterAll(() => rm(scratch, { recursive: true, force: true }))
+
+  /** The archive of `response`, as Python's zipfile reads it, after `unzip -t` passed it. */
+  async function entriesOf(response: request.Response): Promise<[string, string][]> {
+    const file = path.join(scratch, 'demo.zip')
+    await writeFile(file, response.body as Buffer)
+    expect((await unzipTest(file)).code).toBe(0)
+    const report = await pythonZip(file)
+    expect(report.testzip).toBeNull()
+    return report.entries.map((entry) => [entry.name, entry.sha256 ?? ''])
+  }
+  const sha256Of = (text: string) => createHash('sha256').update(text).digest('hex')
+
+  describe('GET /zip/documents/:slug/', () => {
+    it("serves hello-world's two file columns as file.txt and another_file.txt, in hello-world.zip", async () => {
+      const response = await get('/zip/documents/hello-world/')
+      expect(response.status).toBe(200)
+      expect(response.headers['content-type']).toBe('application/zip')
+      expect(response.headers['content-disposition']).toBe('attachment; filename=hello-world.zip')
+      expect(await entriesOf(response)).toEqual([
+        ['file.txt', sha256Of('Hello world!\n')],
+        ['another_file.txt', sha256Of('Goodbye world!\n')],
+      ])
+    })
+
+    it('resumes: a range with If-Range of its ETag is the rest of the same archive', async () => {
+      const whole = await get('/zip/documents/hello-world/')
+      const rest = await get('/zip/documents/hello-world/')
+        .set('Range', 'bytes=50-')
+        .set('If-Range', whole.headers.etag as string)
+      expect(rest.status).toBe(206)
+      expect(rest.body).toEqual((whole.body as Buffer).subarray(50))
+    })
+
+    it('answers 304 to If-None-Match with its ETag', async () => {
+      const whole = await get('/zip/documents/hello-world/')
+      const again = await get('/zip/documents/hello-world/').set(
+        'If-None-Match',
+        whole.headers.etag as string,
+      )
+      expect(again.status).toBe(304)
+    })
+
+    it('answers 404 for a document without a file', async () => {
+      expect((await get('/zip/documents/no-file/')).status).toBe(404)
+    })
+  })
+
+  describe('GET /zip/documents/?slug=', () => {
+    it('serves the file of each listed document, in the order listed', async () => {
+      const response = await get('/zip/documents/?slug=unicode&slug=hello-world')
+      expect(response.status).toBe(200)
+      expect(response.headers['content-disposition']).toBe('attachment; filename=download.zip')
+      expect(await entriesOf(response)).toEqual([
+        ['résumé "final", v2.txt', sha256Of('Unicode name\n')],
+        ['file.txt', sha256Of('Hello world!\n')],
+      ])
+    })
+
+    it('answers 400 to more than 100 slugs', async () => {
+      const query = Array.from({ length: 101 }, (_, index) => `slug=doc-${index}`).join('&')
+      expect((await get(`/zip/documents/?${query}`)).status).toBe(400)
+    })
+
+    it('answers 404 when a listed slug has no document', async () => {
+      expect((await get('/zip/documents/?slug=hello-world&slug=nobody')).status).toBe(404)
+    })
+  })
+
+  it('are linked from the index page', async () => {
+    const page = (await request(app).get('/')).text
+    expect(page).toContain('/zip/documents/hello-world/')
+    expect(page).toContain('/zip/documents/?slug=hello-world&#38;slug=unicode&#38;slug=random-1m')
+  })
 })
 
 describe('GET /', () => {

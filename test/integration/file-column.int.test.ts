@@ -55,12 +55,13 @@ describe('the migration', () => {
       file_path: 'text',
       file_sha256: 'character',
       file_size: 'bigint',
+      file_crc32: 'bigint',
     })
   })
 })
 
 describe('saving a row with a file path', () => {
-  it('fills size, content type, modification time, checksum and name from the storage', async () => {
+  it('fills size, content type, modification time, checksums and name from the storage', async () => {
     const stat = await storage.save('docs/report.pdf', Buffer.from('%PDF-1.4 pretend'))
     const saved = await documents.save(documents.create({ slug: 'a', file: withPath('docs/report.pdf') }))
     const row = await documents.findOneByOrFail({ id: saved.id })
@@ -70,6 +71,8 @@ describe('saving a row with a file path', () => {
       size: 16,
       contentType: 'application/pdf',
       sha256: sha256('%PDF-1.4 pretend'),
+      // zlib.crc32(b'%PDF-1.4 pretend'), read back from the bigint as a number
+      crc32: 516745221,
     })
     expect(row.file?.modifiedAt?.getTime()).toBe(stat.modifiedAt.getTime())
   })
@@ -126,7 +129,7 @@ describe('clearing a file column', () => {
   /** The file columns of the document `slug`, as Postgres holds them. */
   async function fileColumns(slug: string): Promise<Record<string, unknown>> {
     const rows: Record<string, unknown>[] = await dataSource.query(
-      `SELECT file_path, file_name, file_size, file_content_type, file_modified_at, file_sha256
+      `SELECT file_path, file_name, file_size, file_content_type, file_modified_at, file_sha256, file_crc32
          FROM document WHERE slug = $1`,
       [slug],
     )
@@ -157,6 +160,7 @@ describe('clearing a file column', () => {
       file_content_type: null,
       file_modified_at: null,
       file_sha256: null,
+      file_crc32: null,
     })
   })
 

@@ -92,7 +92,7 @@ class Note {
 /** The columns of one file column: `<prefix>path`, `<prefix>name`, … */
 const fileColumns = (prefix: string) =>
   `"${prefix}_path" text, "${prefix}_name" text, "${prefix}_size" bigint, "${prefix}_content_type" text,
-   "${prefix}_modified_at" TIMESTAMP WITH TIME ZONE, "${prefix}_sha256" character(64)`
+   "${prefix}_modified_at" TIMESTAMP WITH TIME ZONE, "${prefix}_sha256" character(64), "${prefix}_crc32" bigint`
 
 class CreateLifecycle1700000000002 implements MigrationInterface {
   name = 'CreateLifecycle1700000000002'

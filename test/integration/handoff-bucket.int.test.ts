@@ -66,6 +66,7 @@ class CreateReport1700000000001 implements MigrationInterface {
         "pdf_content_type" text,
         "pdf_modified_at" TIMESTAMP WITH TIME ZONE,
         "pdf_sha256" character(64),
+        "pdf_crc32" bigint,
         CONSTRAINT "UQ_test_delivery_report_slug" UNIQUE ("slug"),
         CONSTRAINT "PK_test_delivery_report_id" PRIMARY KEY ("id")
       )`)

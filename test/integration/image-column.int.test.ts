@@ -7,7 +7,14 @@ import { StoredFile } from '../../src/columns/stored-file'
 import { StoredImage } from '../../src/columns/stored-image'
 import { FileColumnError } from '../../src/errors'
 import { storages } from '../../src/storage/registry'
-import { createImageDataSource, images, NOT_AN_IMAGE, TestPhoto } from '../helpers/image-entities'
+import { thumbHashAspectRatio } from '../../src/images/thumbhash'
+import {
+  createImageDataSource,
+  images,
+  NOT_AN_IMAGE,
+  TestPhoto,
+  truncatedPng,
+} from '../helpers/image-entities'
 import { CountingStorage, temporaryStorage } from '../helpers/storage'
 
 let dataSource: DataSource
@@ -222,5 +229,61 @@ describe('attachFile() on an image column', () => {
     expect(storage.calls).toMatchObject({ save: 1, delete: 1 })
     expect(await storedFiles()).toEqual(before)
     expect(await photos.countBy({ slug: 'tx' })).toBe(0)
+  })
+})
+
+describe('the thumbhash column', () => {
+  const thumbhashOf = async (slug: string) =>
+    (
+      (await dataSource.query(`SELECT image_thumbhash FROM test_image_photo WHERE slug = $1`, [slug])) as {
+        image_thumbhash: string | null
+      }[]
+    )[0]?.image_thumbhash
+
+  it('is nullable text', async () => {
+    const columns = await dataSource.query(
+      `SELECT data_type, is_nullable FROM information_schema.columns
+        WHERE table_name = 'test_image_photo' AND column_name = 'image_thumbhash'`,
+    )
+    expect(columns).toEqual([{ data_type: 'text', is_nullable: 'YES' }])
+  })
+
+  it('holds the base64 ThumbHash of an image saved with the hook', async () => {
+    await storage.save('photos/rotated.jpg', await images.rotatedJpeg())
+    await photos.save(photos.create({ slug: 'h', image: withPath('photos/rotated.jpg') }))
+    const hash = await thumbhashOf('h')
+    expect(hash).toMatch(/^[A-Za-z0-9+/]{20,}=*$/)
+    // As displayed: portrait.
+    expect(thumbHashAspectRatio(Buffer.from(hash as string, 'base64'))).toBeLessThan(1)
+  })
+
+  it('holds the same ThumbHash for the same bytes attached with attachFile()', async () => {
+    await storage.save('photos/rotated.jpg', await images.rotatedJpeg())
+    await photos.save(photos.create({ slug: 'h', image: withPath('photos/rotated.jpg') }))
+    const photo = photos.create({ slug: 'at' })
+    await attachFile(photo, 'image', await images.rotatedJpeg(), { name: 'holiday.jpg' })
+    await photos.save(photo)
+    expect(await thumbhashOf('at')).toBe(await thumbhashOf('h'))
+  })
+
+  it("is '' for an image whose pixels do not decode (a PNG cut short), which is saved all the same", async () => {
+    const photo = photos.create({ slug: 'cut' })
+    await attachFile(photo, 'image', truncatedPng(), { name: 'cut.png' })
+    await photos.save(photo)
+    expect(await thumbhashOf('cut')).toBe('')
+    expect(await imageColumns('cut')).toMatchObject({ image_width: 16383, image_format: 'png' })
+  })
+
+  it('is filled by the next save of a row that predates it (NULL), from one read of the file', async () => {
+    await storage.save('photos/alpha.png', await images.alphaPng())
+    await photos.save(photos.create({ slug: 'old', image: withPath('photos/alpha.png') }))
+    const made = await thumbhashOf('old')
+    await dataSource.query(`UPDATE test_image_photo SET image_thumbhash = NULL WHERE slug = 'old'`)
+    const loaded = await photos.findOneByOrFail({ slug: 'old' })
+    storage.reset()
+    loaded.slug = 'old-renamed'
+    await photos.save(loaded)
+    expect(storage.calls.open).toBe(1)
+    expect(await thumbhashOf('old-renamed')).toBe(made)
   })
 })

@@ -109,7 +109,7 @@ class Ticket {
 }
 
 const FILE_COLUMNS = `"file_path" text, "file_name" text, "file_size" bigint, "file_content_type" text,
-  "file_modified_at" TIMESTAMP WITH TIME ZONE, "file_sha256" character(64)`
+  "file_modified_at" TIMESTAMP WITH TIME ZONE, "file_sha256" character(64), "file_crc32" bigint`
 
 class CreateTables1700000000001 implements MigrationInterface {
   name = 'CreateTables1700000000001'

@@ -116,7 +116,8 @@ class CreateReportCards1700000000001 implements MigrationInterface {
         "meta_term_code" integer NOT NULL UNIQUE,
         "home_teacher_id" integer NOT NULL REFERENCES "school_teacher" ("id"),
         "pdf_file_path" text, "pdf_file_name" text, "pdf_file_size" bigint, "pdf_file_content_type" text,
-        "pdf_file_modified_at" TIMESTAMP WITH TIME ZONE, "pdf_file_sha256" character(64)
+        "pdf_file_modified_at" TIMESTAMP WITH TIME ZONE, "pdf_file_sha256" character(64),
+        "pdf_file_crc32" bigint
       )`)
   }
 

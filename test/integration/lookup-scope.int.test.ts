@@ -85,7 +85,7 @@ class CreateReports1700000000001 implements MigrationInterface {
         "archived_at" TIMESTAMP WITH TIME ZONE,
         "owner_id" integer REFERENCES "test_scope_member" ("id"),
         "pdf_path" text, "pdf_name" text, "pdf_size" bigint, "pdf_content_type" text,
-        "pdf_modified_at" TIMESTAMP WITH TIME ZONE, "pdf_sha256" character(64)
+        "pdf_modified_at" TIMESTAMP WITH TIME ZONE, "pdf_sha256" character(64), "pdf_crc32" bigint
       )`)
   }
 

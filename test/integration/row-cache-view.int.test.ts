@@ -52,7 +52,7 @@ class CreateMemo1700000000060 implements MigrationInterface {
         "id" SERIAL PRIMARY KEY, "slug" text NOT NULL UNIQUE, "owner" integer NOT NULL,
         "secret" boolean NOT NULL DEFAULT false,
         "file_path" text, "file_name" text, "file_size" bigint, "file_content_type" text,
-        "file_modified_at" timestamptz, "file_sha256" text
+        "file_modified_at" timestamptz, "file_sha256" text, "file_crc32" bigint
       )`)
   }
   async down(queryRunner: QueryRunner): Promise<void> {

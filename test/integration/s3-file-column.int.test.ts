@@ -58,6 +58,7 @@ class CreateS3Report1700000000002 implements MigrationInterface {
         "file_content_type" text,
         "file_modified_at" TIMESTAMP WITH TIME ZONE,
         "file_sha256" character(64),
+        "file_crc32" bigint,
         CONSTRAINT "UQ_test_s3_report_slug" UNIQUE ("slug"),
         CONSTRAINT "PK_test_s3_report_id" PRIMARY KEY ("id")
       )`)

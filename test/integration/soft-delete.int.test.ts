@@ -44,7 +44,7 @@ class CreateInvoice1700000000001 implements MigrationInterface {
         "id" SERIAL PRIMARY KEY,
         "slug" text NOT NULL UNIQUE,
         "pdf_path" text, "pdf_name" text, "pdf_size" bigint, "pdf_content_type" text,
-        "pdf_modified_at" TIMESTAMP WITH TIME ZONE, "pdf_sha256" character(64),
+        "pdf_modified_at" TIMESTAMP WITH TIME ZONE, "pdf_sha256" character(64), "pdf_crc32" bigint,
         "deleted_at" TIMESTAMP WITH TIME ZONE
       )`)
   }

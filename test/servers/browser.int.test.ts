@@ -1,7 +1,8 @@
 /**
  * The demo page in a real browser: Debian's Chromium, headless, driven by playwright-core. The page
- * lists every Document and Photo; thumbnails come from the variant route; a download link saves the
- * file under its name; the upload form stores a file that downloads back. A screenshot is kept in
+ * lists every Document and Photo; thumbnails come from the variant route (`format=auto`: AVIF for
+ * Chromium), with their ThumbHash as a placeholder until they load; a download link saves the file
+ * under its name; the upload form stores a file that downloads back. A screenshot is kept in
  * test-artifacts/demo-page.png.
  */
 import { existsSync } from 'node:fs'
@@ -13,7 +14,9 @@ import { type Browser, chromium, type Page } from 'playwright-core'
 import { buildApp } from '../../demo/app'
 import { PHOTO_SEEDS } from '../../demo/photos'
 import { Document } from '../../entities/Document'
+import { Photo } from '../../entities/Photo'
 import type { LocalStorage } from '../../src'
+import { thumbHashToDataURL } from '../../src/images'
 import { type SeededDemo, seededDemo } from '../helpers/seeded-demo'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -66,8 +69,91 @@ describe('the demo page in Chromium', () => {
     expect(thumbnails).toHaveLength(PHOTO_SEEDS.length)
     for (const thumbnail of thumbnails) {
       expect(thumbnail).toMatchObject({ loaded: true, naturalWidth: 128 })
-      expect(thumbnail.src).toMatch(/\/variant\/\?width=128&format=webp$/)
+      expect(thumbnail.src).toMatch(/\/variant\/\?width=128&format=auto$/)
     }
+  })
+
+  describe('while the thumbnails are still loading (their requests held back)', () => {
+    /** What the page shows of each thumbnail: its computed background, its box, whether it loaded. */
+    const thumbnailState = (target: Page) =>
+      target.$$eval('img.thumbnail', (images) =>
+        images.map((image) => ({
+          // The style the browser computed: it parsed the data URL into a background image.
+          background: image.ownerDocument.defaultView.getComputedStyle(image).backgroundImage as string,
+          height: image.getBoundingClientRect().height,
+          loaded: image.complete && image.naturalWidth > 0,
+          styled: image.hasAttribute('style'),
+        })),
+      )
+    let fresh: Page
+    let placeholders: Awaited<ReturnType<typeof thumbnailState>>
+    let loaded: Awaited<ReturnType<typeof thumbnailState>>
+    const answers: { type: string | undefined; vary: string | undefined }[] = []
+
+    beforeAll(async () => {
+      fresh = await (await browser.newContext()).newPage()
+      let release: () => void = () => undefined
+      const released = new Promise<void>((resolve) => {
+        release = resolve
+      })
+      let held = 0
+      // Each variant request waits until the placeholders have been looked at.
+      await fresh.route(/\/variant\/\?/, async (route) => {
+        held++
+        await released
+        await route.continue()
+      })
+      fresh.on('response', (response) => {
+        if (!/\/variant\/\?/.test(response.url())) return
+        const headers = response.headers()
+        answers.push({ type: headers['content-type'], vary: headers.vary })
+      })
+      await fresh.goto(`${base}/`, { waitUntil: 'domcontentloaded' })
+      for (let waited = 0; held < PHOTO_SEEDS.length && waited < 100; waited++)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      placeholders = await thumbnailState(fresh)
+      release()
+      // A string: the test compiles without the DOM's types.
+      await fresh.waitForFunction(
+        "[...document.querySelectorAll('img.thumbnail')].every((image) => image.complete && image.naturalWidth > 0)",
+      )
+      loaded = await thumbnailState(fresh)
+    }, 60_000)
+
+    afterAll(async () => {
+      await fresh?.context().close()
+    })
+
+    it("shows each photo's ThumbHash, decoded to a PNG, as the thumbnail's background", async () => {
+      const photos = await demo.dataSource.getRepository(Photo).find({ order: { id: 'ASC' } })
+      expect(placeholders).toHaveLength(PHOTO_SEEDS.length)
+      placeholders.forEach((placeholder, i) => {
+        const thumbhash = photos[i]?.image?.thumbhash as string
+        expect(thumbhash).toMatch(/^[A-Za-z0-9+/]{20,}=*$/)
+        expect(placeholder).toMatchObject({
+          background: `url("${thumbHashToDataURL(thumbhash)}")`,
+          loaded: false,
+          styled: true,
+        })
+      })
+    })
+
+    it('gives each placeholder the height of the photo at the thumbnail width', () => {
+      // 1200×800 → 85, 400×600 (as displayed) → 192, 512×512 → 128, 800×600 → 96.
+      expect(placeholders.map((placeholder) => placeholder.height)).toEqual([85, 192, 128, 96])
+    })
+
+    it('replaces the placeholder with the thumbnail once it loads', () => {
+      for (const thumbnail of loaded) {
+        expect(thumbnail).toMatchObject({ loaded: true, styled: false })
+        // Back to the checkerboard of the stylesheet, which shows through transparency.
+        expect(thumbnail.background).toMatch(/^repeating-conic-gradient/)
+      }
+    })
+
+    it('gets AVIF thumbnails, which Chromium asks for, each with Vary: Accept', () => {
+      expect(answers).toEqual(Array(PHOTO_SEEDS.length).fill({ type: 'image/avif', vary: 'Accept' }))
+    })
   })
 
   it('shows the dimensions of the sideways photo upright', async () => {

@@ -153,9 +153,13 @@ describe('GET through nginx', () => {
       'content-type',
       'content-disposition',
       'x-content-type-options',
+      'repr-digest',
     ])
       expect([name, response.headers[name]]).toEqual([name, ours[name]])
     expect(response.headers.etag).toMatch(/^"[0-9a-f]{64}"$/)
+    expect(response.headers['repr-digest']).toBe(
+      `sha-256=:${Buffer.from(sha256(response.body), 'hex').toString('base64')}:`,
+    )
     expect(response.headers['accept-ranges']).toBe('bytes')
     expect(response.headers['x-amz-request-id']).toBeUndefined()
   })

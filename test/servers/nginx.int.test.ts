@@ -184,6 +184,22 @@ describe('the demo route /nginx/optimized-by-middleware/ through nginx', () => {
   })
 })
 
+describe('an image variant with format=auto through nginx', () => {
+  it('keeps Vary: Accept, so a cache never hands one browser another’s format', async () => {
+    // Made once by the app (streamed), then kept in the storage: the second answer is handed off.
+    const path = '/photos/sunset/variant/?width=256&format=auto'
+    const accept = 'image/avif,image/webp,*/*;q=0.8'
+    await viaNginx(path).set('Accept', accept)
+    const answer = await direct(path).set('Accept', accept)
+    expect(answer.headers['x-accel-redirect']).toBeDefined()
+    const response = await viaNginx(path).set('Accept', accept)
+    expect(response.status).toBe(200)
+    expect(response.headers['x-accel-redirect']).toBeUndefined()
+    expect(response.headers.vary).toBe('Accept')
+    expect(response.headers['content-type']).toBe('image/avif')
+  })
+})
+
 describe('a symlink that leads out of the media root', () => {
   it('is not offloaded for a storage with localPath(): Node refuses it with 404', async () => {
     const answer = await direct('/known-link/')

@@ -96,6 +96,11 @@ describe('attachFile()', () => {
     it('sets the SHA-256 of the bytes', () => {
       expect(value.sha256).toBe(sha256(HELLO))
     })
+
+    it('sets the CRC-32 of the bytes, from the same pass', () => {
+      // zlib.crc32(b'Hello world!\n')
+      expect(value.crc32).toBe(0xb2a9e441)
+    })
   })
 
   describe('with a Buffer and a name', () => {

@@ -9,6 +9,7 @@ import { StoredFile } from '../../../src/columns/stored-file'
 import { BadPathError, ConfigurationError, FileColumnError, UnsafePathError } from '../../../src/errors'
 import { MemoryStorage } from '../../../src/storage/memory-storage'
 import { storages } from '../../../src/storage/registry'
+import { crc32 } from '../../../src/zip/crc32'
 import { CountingStorage } from '../../helpers/storage'
 import { rejectionOf } from '../../helpers/streams'
 
@@ -144,6 +145,7 @@ describe('fillFileColumns()', () => {
       size: 1,
       modifiedAt: new Date(0),
       sha256: 'f'.repeat(64),
+      crc32: 1,
       contentType: 'application/pdf',
     })
 
@@ -172,8 +174,12 @@ describe('fillFileColumns()', () => {
       await fillFileColumns(document, previous)
     })
 
-    it('fills the size, modification time and checksum', () => {
-      expect(document.file).toMatchObject({ size: REPORT.length, sha256: sha256(REPORT) })
+    it('fills the size, modification time and checksums', () => {
+      expect(document.file).toMatchObject({
+        size: REPORT.length,
+        sha256: sha256(REPORT),
+        crc32: crc32(Buffer.from(REPORT)),
+      })
       expect(document.file?.modifiedAt).toBeInstanceOf(Date)
     })
 
@@ -181,7 +187,7 @@ describe('fillFileColumns()', () => {
       expect(document.file).toMatchObject({ name: 'report.pdf', contentType: 'text/x-mine' })
     })
 
-    it.each(['size', 'modifiedAt', 'sha256', 'contentType'] as const)(
+    it.each(['size', 'modifiedAt', 'sha256', 'crc32', 'contentType'] as const)(
       'reads the file when only %s is missing',
       async (missing) => {
         const complete = {
@@ -190,11 +196,16 @@ describe('fillFileColumns()', () => {
           size: 1,
           modifiedAt: new Date(0),
           sha256: 'f'.repeat(64),
+          crc32: 1,
           contentType: 'application/pdf',
         }
         const incomplete = documentWith({ ...complete, [missing]: null })
         await fillFileColumns(incomplete, documentWith(complete))
-        expect(incomplete.file).toMatchObject({ size: REPORT.length, sha256: sha256(REPORT) })
+        expect(incomplete.file).toMatchObject({
+          size: REPORT.length,
+          sha256: sha256(REPORT),
+          crc32: crc32(Buffer.from(REPORT)),
+        })
       },
     )
   })
@@ -438,6 +449,7 @@ describe('FileColumnSubscriber', () => {
         size: REPORT.length,
         modifiedAt: new Date(0),
         sha256: sha256(REPORT),
+        crc32: crc32(Buffer.from(REPORT)),
         contentType: 'application/pdf',
       }
       const event = {

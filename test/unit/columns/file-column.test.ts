@@ -76,6 +76,7 @@ describe('@FileColumn()', () => {
         contentType: 'file_content_type',
         modifiedAt: 'file_modified_at',
         sha256: 'file_sha256',
+        crc32: 'file_crc32',
       })
     })
 
@@ -87,6 +88,7 @@ describe('@FileColumn()', () => {
         contentType: 'file_content_type',
         modifiedAt: 'file_modified_at',
         sha256: 'file_sha256',
+        crc32: 'file_crc32',
       })
     })
 
@@ -94,6 +96,7 @@ describe('@FileColumn()', () => {
       const names = Object.values(columnOptions(Document, 'anotherFile')).map((options) => options.name)
       expect(names.sort()).toEqual([
         'another_file_content_type',
+        'another_file_crc32',
         'another_file_modified_at',
         'another_file_name',
         'another_file_path',
@@ -117,6 +120,7 @@ describe('@FileColumn()', () => {
         contentType: 'text',
         modifiedAt: 'timestamptz',
         sha256: 'char',
+        crc32: 'bigint',
       })
     })
 
@@ -148,6 +152,7 @@ describe('@FileColumn()', () => {
       const names = Object.values(columnOptions(Invoice, 'scan')).map((options) => options.name)
       expect(names.sort()).toEqual([
         'pdf_content_type',
+        'pdf_crc32',
         'pdf_modified_at',
         'pdf_name',
         'pdf_path',

@@ -20,6 +20,7 @@ import { StoredFile } from '../../../src/columns/stored-file'
 import { StoredImage } from '../../../src/columns/stored-image'
 import { ConfigurationError, FileColumnError, FileNotFoundError } from '../../../src/errors'
 import { ImageColumn } from '../../../src/images/image-column'
+import { thumbHashAspectRatio } from '../../../src/images/thumbhash'
 import { MemoryStorage } from '../../../src/storage/memory-storage'
 import { storages } from '../../../src/storage/registry'
 import type { SaveSource, StorageStat } from '../../../src/storage/storage'
@@ -97,7 +98,7 @@ afterEach(() => {
 
 describe('@ImageColumn()', () => {
   describe('with no options', () => {
-    it('maps the file columns and the four image columns, each with its type', () => {
+    it('maps the file columns and the five image columns, each with its type', () => {
       const columns = Object.fromEntries(
         Object.entries(columnOptions(Photo, 'image')).map(([field, options]) => [
           field,
@@ -111,10 +112,12 @@ describe('@ImageColumn()', () => {
         contentType: ['image_content_type', 'text', true],
         modifiedAt: ['image_modified_at', 'timestamptz', true],
         sha256: ['image_sha256', 'char', true],
+        crc32: ['image_crc32', 'bigint', true],
         width: ['image_width', 'int', true],
         height: ['image_height', 'int', true],
         format: ['image_format', 'text', true],
         hasAlpha: ['image_has_alpha', 'boolean', true],
+        thumbhash: ['image_thumbhash', 'text', true],
       })
     })
 
@@ -130,6 +133,7 @@ describe('@ImageColumn()', () => {
           height: 'image_height',
           format: 'image_format',
           hasAlpha: 'image_has_alpha',
+          thumbhash: 'image_thumbhash',
         },
       })
     })
@@ -148,7 +152,13 @@ describe('@ImageColumn()', () => {
     it('names the image columns with the prefix', () => {
       const names = Object.values(columnOptions(Photo, 'coverImage')).map((options) => options.name)
       expect(names).toEqual(
-        expect.arrayContaining(['cover_width', 'cover_height', 'cover_format', 'cover_has_alpha']),
+        expect.arrayContaining([
+          'cover_width',
+          'cover_height',
+          'cover_format',
+          'cover_has_alpha',
+          'cover_thumbhash',
+        ]),
       )
     })
 
@@ -211,6 +221,14 @@ describe('the save hook on an image column', () => {
     it('reads the file once', async () => {
       await fillFileColumns(photoWith(withPath('photos/rotated.jpg')), undefined)
       expect(storage.calls).toMatchObject({ stat: 1, open: 1 })
+    })
+
+    it('fills the ThumbHash of the image as displayed (portrait), from the same read', async () => {
+      const photo = photoWith(withPath('photos/rotated.jpg'))
+      await fillFileColumns(photo, undefined)
+      const hash = Buffer.from(photo.image?.thumbhash ?? '', 'base64')
+      expect(hash.length).toBeGreaterThan(5)
+      expect(thumbHashAspectRatio(hash)).toBeLessThan(1)
     })
   })
 
@@ -312,14 +330,22 @@ describe('the save hook on an image column', () => {
       expect(storage.calls).toMatchObject({ stat: 0, open: 0 })
     })
 
-    it.each(['width', 'height', 'format', 'hasAlpha'] as const)(
+    it("reads nothing when thumbhash is '' (the pixels did not decode: there is none to make)", async () => {
+      const value = await complete()
+      value.thumbhash = ''
+      await fillFileColumns(photoWith(value), { image: { ...value } })
+      expect(storage.calls).toMatchObject({ stat: 0, open: 0 })
+    })
+
+    it.each(['width', 'height', 'format', 'hasAlpha', 'thumbhash'] as const)(
       'describes the image again when %s is missing (a backfill)',
       async (field) => {
         const value = await complete()
+        const thumbhash = value.thumbhash
         value[field] = null
         await fillFileColumns(photoWith(value), { image: { ...value } })
         expect(storage.calls.open).toBe(1)
-        expect(value).toMatchObject({ width: 64, height: 32, format: 'png', hasAlpha: true })
+        expect(value).toMatchObject({ width: 64, height: 32, format: 'png', hasAlpha: true, thumbhash })
       },
     )
   })
@@ -349,6 +375,14 @@ describe('attachFile() on an image column', () => {
     it('returns a StoredImage with the image metadata', () => {
       expect(value).toBeInstanceOf(StoredImage)
       expect(value).toMatchObject({ width: 400, height: 600, format: 'jpeg', hasAlpha: false })
+    })
+
+    it('fills the ThumbHash from the bytes it wrote', async () => {
+      const hooked = photoWith(withPath('photos/rotated.jpg'))
+      await fillFileColumns(hooked, undefined)
+      expect(value.thumbhash).toMatch(/^[A-Za-z0-9+/]{20,}=*$/)
+      // The same bytes give the same hash, whichever way they were read.
+      expect(value.thumbhash).toBe(hooked.image?.thumbhash)
     })
 
     it('writes once and reads nothing back', () => {

@@ -1028,3 +1028,66 @@ describe('respond() options', () => {
     })
   })
 })
+
+describe('respond() Repr-Digest', () => {
+  const DIGEST = `sha-256=:${Buffer.from(NUMS_SHA256, 'hex').toString('base64')}:`
+
+  describe('for a file with a SHA-256', () => {
+    it('sends the digest on a 200', () => {
+      expect(get().headers['Repr-Digest']).toBe(DIGEST)
+    })
+
+    it("sends the whole file's digest on a 206, not the range's", () => {
+      const plan = get({ range: 'bytes=2-5' })
+      expect(plan.status).toBe(206)
+      expect(plan.headers['Repr-Digest']).toBe(DIGEST)
+    })
+
+    it('sends it on a multipart 206', () => {
+      const plan = get({ range: 'bytes=0-0,4-5' })
+      expect(plan.headers['Content-Type']).toMatch(/^multipart\/byteranges/)
+      expect(plan.headers['Repr-Digest']).toBe(DIGEST)
+    })
+
+    it('sends it on HEAD', () => {
+      expect(head().headers['Repr-Digest']).toBe(DIGEST)
+    })
+
+    it('sends it for a file of unknown size', () => {
+      expect(get({}, nums({ size: null })).headers['Repr-Digest']).toBe(DIGEST)
+    })
+
+    it('does not send it on a 304, a 412 or a 416', () => {
+      expect(get({ 'if-none-match': STRONG }).headers['Repr-Digest']).toBeUndefined()
+      expect(get({ 'if-match': '"other"' }).headers['Repr-Digest']).toBeUndefined()
+      const unsatisfiable = get({ range: 'bytes=100-200' })
+      expect(unsatisfiable.status).toBe(416)
+      expect(unsatisfiable.headers['Repr-Digest']).toBeUndefined()
+    })
+
+    it('wins over a Repr-Digest of the headers option', () => {
+      const plan = get({}, nums(), { headers: { 'repr-digest': 'sha-256=:AAAA:' } })
+      expect(plan.headers['Repr-Digest']).toBe(DIGEST)
+      expect(plan.headers['repr-digest']).toBeUndefined()
+    })
+  })
+
+  describe('with Want-Repr-Digest', () => {
+    it('sends sha-256 when the client ranks it', () => {
+      expect(get({ 'want-repr-digest': 'sha-256=3, sha-512=0' }).headers['Repr-Digest']).toBe(DIGEST)
+    })
+
+    it('sends nothing when the client finds sha-256 not acceptable', () => {
+      expect(get({ 'want-repr-digest': 'sha-256=0, sha-512=3' }).headers['Repr-Digest']).toBeUndefined()
+    })
+  })
+
+  describe('for a file without a SHA-256', () => {
+    it('sends none: nothing is hashed', () => {
+      const file = nums({ sha256: undefined })
+      const plan = get({}, file)
+      expect(plan.headers['Repr-Digest']).toBeUndefined()
+      expect(file.opens).toEqual([])
+    })
+  })
+})

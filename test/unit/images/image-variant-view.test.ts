@@ -1,6 +1,7 @@
 /** @module ImageVariantView without a database: its options, and the query that names a variant. */
 import type { IncomingMessage } from 'node:http'
 import type { DataSource } from 'typeorm'
+import { StoredImage } from '../../../src/columns/stored-image'
 import { ConfigurationError, InvalidParameterError } from '../../../src/errors'
 import {
   DEFAULT_VARIANT_WIDTHS,
@@ -197,6 +198,21 @@ describe('ImageVariantView.getVariantSpec()', () => {
     })
   })
 
+  describe('with format=auto', () => {
+    it('leaves the format to be chosen per request', () => {
+      expect(view.getVariantSpec(requestFor('/p/1?width=64&format=auto'))).toEqual({
+        width: 64,
+        format: 'auto',
+      })
+    })
+
+    it.each(['AUTO', 'Auto', 'auto '])('refuses %p', (format) => {
+      expect(refusal(view, `/?width=64&format=${encodeURIComponent(format)}`)).toMatch(
+        /^Query parameter "format" must be one of webp, jpeg, auto \(got /,
+      )
+    })
+  })
+
   describe('with quality set', () => {
     it('adds it to the variant', () => {
       expect(viewWith({ quality: 70 }).getVariantSpec(requestFor('/?width=64&format=avif'))).toEqual({
@@ -229,7 +245,7 @@ describe('ImageVariantView.getVariantSpec()', () => {
   describe('with a format outside the list', () => {
     it.each(['png', 'gif', 'jpg', 'WEBP', ''])('refuses %p, naming the allowed formats', (format) => {
       expect(refusal(view, `/?width=64&format=${format}`)).toBe(
-        `Query parameter "format" must be one of webp, jpeg (got "${format}")`,
+        `Query parameter "format" must be one of webp, jpeg, auto (got "${format}")`,
       )
     })
   })
@@ -237,7 +253,7 @@ describe('ImageVariantView.getVariantSpec()', () => {
   describe('with a parameter missing', () => {
     it.each([
       ['/?format=webp', 'width', '64, 256'],
-      ['/?width=64', 'format', 'webp, jpeg'],
+      ['/?width=64', 'format', 'webp, jpeg, auto'],
       ['/', 'width', '64, 256'],
       [undefined, 'width', '64, 256'],
     ])('refuses %p', (url, name, allowed) => {
@@ -248,7 +264,7 @@ describe('ImageVariantView.getVariantSpec()', () => {
   describe('with a parameter repeated', () => {
     it.each([
       ['/?width=64&width=64&format=webp', 'width', '64, 256'],
-      ['/?width=64&format=webp&format=jpeg', 'format', 'webp, jpeg'],
+      ['/?width=64&format=webp&format=jpeg', 'format', 'webp, jpeg, auto'],
     ])('refuses %p', (url, name, allowed) => {
       expect(refusal(view, url)).toBe(`Query parameter "${name}" must be one of ${allowed} (given 2 times)`)
     })
@@ -257,7 +273,7 @@ describe('ImageVariantView.getVariantSpec()', () => {
   describe('with a long bad value', () => {
     it('quotes only its start', () => {
       expect(refusal(view, `/?width=64&format=${'x'.repeat(500)}`)).toBe(
-        `Query parameter "format" must be one of webp, jpeg (got "${'x'.repeat(40)}…")`,
+        `Query parameter "format" must be one of webp, jpeg, auto (got "${'x'.repeat(40)}…")`,
       )
     })
   })
@@ -270,6 +286,26 @@ describe('ImageVariantView.getFile()', () => {
       expect(error).toBeInstanceOf(InvalidParameterError)
       expect(query).not.toHaveBeenCalled()
     })
+  })
+})
+
+describe('ImageVariantView.negotiateFormat()', () => {
+  const withAccept = (accept: string | undefined): DownloadRequest => ({
+    req: { method: 'GET', url: '/', headers: accept === undefined ? {} : { accept } } as IncomingMessage,
+    params: {},
+  })
+  const source = Object.assign(new StoredImage(), { format: 'png', hasAlpha: true })
+
+  it("chooses from the request's Accept, among the view's formats", () => {
+    expect(viewWith().negotiateFormat(withAccept('image/avif,image/webp,*/*'), source)).toBe('avif')
+    expect(
+      viewWith({ formats: ['webp', 'png'] }).negotiateFormat(withAccept('image/avif,image/webp,*/*'), source),
+    ).toBe('webp')
+  })
+
+  it("falls back to the source's own format", () => {
+    expect(viewWith().negotiateFormat(withAccept('*/*'), source)).toBe('png')
+    expect(viewWith().negotiateFormat(withAccept(undefined), source)).toBe('png')
   })
 })
 

@@ -12,6 +12,7 @@ import {
   notAnImageError,
   readImageMetadata,
 } from '../../../src/images/metadata'
+import { thumbHashAspectRatio, thumbHashToRGBA } from '../../../src/images/thumbhash'
 import { images, NOT_AN_IMAGE, oversizedPng, truncatedPng } from '../../helpers/image-entities'
 import { rejectionOf } from '../../helpers/streams'
 
@@ -166,6 +167,70 @@ describe('ImageProbe', () => {
       const probe = new ImageProbe(bytes.length)
       await probe.write(bytes)
       expect(await probe.end()).toMatchObject({ format: 'png' })
+    })
+  })
+})
+
+describe('ImageProbe with { thumbhash: true }', () => {
+  /** The metadata the probe reads from `bytes`, written in chunks of 100 bytes. */
+  async function probed(bytes: Buffer) {
+    const probe = new ImageProbe(undefined, { thumbhash: true })
+    for (let at = 0; at < bytes.length; at += 100) await probe.write(bytes.subarray(at, at + 100))
+    return probe.end()
+  }
+
+  describe('for an opaque JPEG of one colour', () => {
+    it('adds a ThumbHash that decodes to that colour', async () => {
+      const image = await probed(await images.jpeg())
+      expect(image).toMatchObject({ format: 'jpeg', width: 300, height: 200 })
+      const decoded = thumbHashToRGBA(Buffer.from(image.thumbhash as string, 'base64'))
+      const [r = 0, g = 0, b = 0, a = 0] = decoded.rgba.subarray(0, 4)
+      // canvas() paints rgb(200, 80, 40); JPEG and the hash's few bits move it a little.
+      expect([r, g, b, a].map((value, i) => Math.abs(value - [200, 80, 40, 255][i]!) <= 12)).toEqual([
+        true,
+        true,
+        true,
+        true,
+      ])
+    })
+  })
+
+  describe('for a JPEG with EXIF orientation 6', () => {
+    it('hashes the image as displayed: portrait', async () => {
+      const image = await probed(await images.rotatedJpeg())
+      expect(thumbHashAspectRatio(Buffer.from(image.thumbhash as string, 'base64'))).toBeLessThan(1)
+    })
+  })
+
+  describe('for a PNG with transparency', () => {
+    it('hashes its alpha', async () => {
+      const hash = Buffer.from((await probed(await images.alphaPng())).thumbhash as string, 'base64')
+      expect((hash[2] as number) & 0x80).toBe(0x80)
+      // Half transparent everywhere.
+      expect(Math.abs((thumbHashToRGBA(hash).rgba[3] as number) - 128)).toBeLessThan(20)
+    })
+  })
+
+  describe('for a PNG cut short after its header', () => {
+    it("reads the metadata and gives an empty ThumbHash (''): the pixels do not decode", async () => {
+      expect(await probed(truncatedPng())).toMatchObject({
+        width: 16383,
+        height: 16383,
+        format: 'png',
+        thumbhash: '',
+      })
+    })
+  })
+
+  describe('for text', () => {
+    it('rejects end() as without the option', async () => {
+      expect(await rejectionOf(probed(NOT_AN_IMAGE))).toBeInstanceOf(Error)
+    })
+  })
+
+  describe('without the option', () => {
+    it('makes no ThumbHash', async () => {
+      expect(await readImageMetadata(await images.jpeg())).not.toHaveProperty('thumbhash')
     })
   })
 })
