@@ -1,5 +1,5 @@
 /** @module `npm run bench -- [flags]`: the flags, their environment variables, and their defaults. */
-import { SCENARIO_IDS, type ScenarioId } from './scenarios'
+import { PROFILE_ROUTES, type ProfileRoute, SCENARIO_IDS, type ScenarioId } from './scenarios'
 
 /** What a run is asked to do. */
 export interface BenchOptions {
@@ -17,6 +17,8 @@ export interface BenchOptions {
   only: ScenarioId[]
   /** Profile ours under the 1 KiB scenario instead of measuring. @default false */
   profile: boolean
+  /** The route `--profile` loads: the demo's (`default`, caches off) or `cached`, `scoped`, `scoped-cached`. @default 'default' */
+  profileRoute: ProfileRoute
   help: boolean
 }
 
@@ -30,7 +32,9 @@ export const USAGE = `npm run bench -- [flags]
   --nginx-workers W   nginx worker_processes (BENCH_NGINX_WORKERS; default auto)
   --only A,B          scenarios (BENCH_ONLY): ${SCENARIO_IDS.join(', ')}
   --profile           CPU-profile ours under the 1 KiB scenario (node --cpu-prof); prints the top
-                      functions and writes bench/results/profile-latest.txt
+                      functions and writes bench/results/profile-latest.txt (and profile-<route>.txt)
+  --profile-route R   the route --profile loads (BENCH_PROFILE_ROUTE): ${PROFILE_ROUTES.join(', ')}
+                      (default: default, the demo's route with the caches off; cached: the caches on)
   --help
 
 Environment: DATABASE_URL (else the embedded PostgreSQL in .data/bench-postgres), BENCH_DATABASE
@@ -70,7 +74,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     const arg = argv[i] as string
     if (arg === '--profile') profile = true
     else if (arg === '--help' || arg === '-h') help = true
-    else if (/^--(rounds|duration|warmup|threads|nginx-workers|only)(=|$)/.test(arg)) {
+    else if (/^--(rounds|duration|warmup|threads|nginx-workers|only|profile-route)(=|$)/.test(arg)) {
       const [name, inline] = arg.split(/=(.*)/s) as [string, string | undefined]
       const value = inline ?? argv[++i]
       if (value === undefined) throw new OptionError(`${name} needs a value`)
@@ -85,6 +89,10 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
   const [threadsName, threads] = pick('--threads', 'BENCH_THREADS')
   const [workersName, workers] = pick('--nginx-workers', 'BENCH_NGINX_WORKERS')
   const [onlyName, only] = pick('--only', 'BENCH_ONLY')
+  const [routeName, route] = pick('--profile-route', 'BENCH_PROFILE_ROUTE')
+  const profileRoute = route ?? 'default'
+  if (!(PROFILE_ROUTES as readonly string[]).includes(profileRoute))
+    throw new OptionError(`${routeName} must be one of ${PROFILE_ROUTES.join(', ')}, not "${profileRoute}"`)
   const nginxWorkers = workers ?? 'auto'
   if (!/^(auto|[1-9]\d{0,2})$/.test(nginxWorkers))
     throw new OptionError(`${workersName} must be "auto" or a number of processes, not "${nginxWorkers}"`)
@@ -96,6 +104,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     nginxWorkers,
     only: scenarios(onlyName as string, only),
     profile,
+    profileRoute: profileRoute as ProfileRoute,
     help,
   }
 }

@@ -1,8 +1,9 @@
 /**
- * @module `npm run bench`: ours (the demo's ObjectDownloadView on real Postgres), Express + send,
- * and nginx, on loopback, driven by wrk in turn (A B A B) for several rounds; prints the medians,
- * the ratios and issue 5's targets, and writes bench/results/<timestamp>.json and latest.json.
- * `--profile` CPU-profiles ours under the 1 KiB scenario instead. See bench/README.md.
+ * @module `npm run bench`: ours (the demo's ObjectDownloadView on real Postgres, with issue 15's
+ * caches off and on), Express + send, and nginx, on loopback, driven by wrk in turn (A B A B) for
+ * several rounds; prints the medians, the ratios and issue 15's targets, and writes
+ * bench/results/<timestamp>.json and latest.json. `--profile` CPU-profiles ours under the 1 KiB
+ * scenario instead (`--profile-route cached`: with the caches on). See bench/README.md.
  */
 import 'reflect-metadata'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
@@ -10,7 +11,9 @@ import os from 'node:os'
 import path from 'node:path'
 import { MEDIA_LOCATION } from '../demo/app'
 import { createDataSource } from '../ormconfig'
+import { Document } from '../entities/Document'
 import { LocalStorage, storages } from '../src'
+import { notifyChange } from '../src/cache'
 import { findAb, runAb } from './ab'
 import { type BenchDatabase, openBenchDatabase } from './database'
 import { type BenchFile, benchSha256, seedBenchFiles } from './fixtures'
@@ -42,18 +45,20 @@ import {
 } from './report'
 import { RssSampler, readMemory } from './rss'
 import {
+  CACHE_STATS_PATH,
   CONTENDERS,
   type Contender,
   type ContenderId,
   expectation,
+  PROFILED,
   RANGE,
   requestHeaders,
   SCENARIOS,
   type Scenario,
   type ScenarioId,
   type ServerId,
-  X_ACCEL_PATH,
 } from './scenarios'
+import type { CacheReport } from './servers/ours'
 import { findWrk, type LoadResult, runWrk } from './wrk'
 
 const RESULTS_DIR = path.join(ROOT, 'bench', 'results')
@@ -181,9 +186,13 @@ async function verifyAnswers(bench: Bench, scenarios: Scenario[]): Promise<void>
 async function verifyOffload(bench: Bench, scenarios: Scenario[]): Promise<void> {
   const nginx = bench.nginx
   if (!nginx) return
-  for (const scenario of scenarios.filter((entry) => entry.contenders.includes('ours-x-accel'))) {
+  const offloaded = (scenario: Scenario) =>
+    available(bench, scenario).filter((contender) => contender.offloaded)
+  for (const [scenario, contender] of scenarios.flatMap((entry) =>
+    offloaded(entry).map((contender) => [entry, contender] as const),
+  )) {
     const file = bench.files[scenario.file]
-    const url = X_ACCEL_PATH(file)
+    const url = contender.path(file)
     const redirect = `${MEDIA_LOCATION}${file.key.split('/').map(encodeURIComponent).join('/')}`
     const direct = await request(bench.ours.port, url)
     const directProblems = mismatches(direct, {
@@ -192,7 +201,9 @@ async function verifyOffload(bench: Bench, scenarios: Scenario[]): Promise<void>
       headers: { 'x-accel-redirect': redirect },
     })
     if (directProblems.length > 0)
-      throw new Error(`${scenario.id}: ours answered ${url} without offloading: ${directProblems.join('; ')}`)
+      throw new Error(
+        `${scenario.id} / ${contender.id}: ours answered ${url} without offloading: ${directProblems.join('; ')}`,
+      )
     const proxied = await request(nginx.proxyPort, url, { headers: { 'X-Bench-Verify': '1' } })
     const problems = mismatches(proxied, {
       status: 200,
@@ -208,7 +219,116 @@ async function verifyOffload(bench: Bench, scenarios: Scenario[]): Promise<void>
     }
     if (!logged) problems.push(`nginx's access log has no line "${line}"`)
     if (problems.length > 0)
-      throw new Error(`${scenario.id}: nginx did not send the file for ours: ${problems.join('; ')}`)
+      throw new Error(
+        `${scenario.id} / ${contender.id}: nginx did not send the file for ours: ${problems.join('; ')}`,
+      )
+  }
+}
+
+/** What ours' caches and their listener have done so far (bench/servers/ours.ts, CACHE_STATS_ROUTE). */
+async function cacheReport(bench: Bench): Promise<CacheReport> {
+  const response = await fetch(`http://127.0.0.1:${bench.ours.port}${CACHE_STATS_PATH}`)
+  if (!response.ok) throw new Error(`GET ${CACHE_STATS_PATH} answered ${response.status}`)
+  return (await response.json()) as CacheReport
+}
+
+/** Waits until `done(report)` holds, for at most `ms`; the last report. */
+async function waitForCaches(
+  bench: Bench,
+  done: (report: CacheReport) => boolean,
+  ms: number,
+): Promise<CacheReport> {
+  const until = Date.now() + ms
+  let report = await cacheReport(bench)
+  while (!done(report) && Date.now() < until) {
+    await sleep(20)
+    report = await cacheReport(bench)
+  }
+  return report
+}
+
+/**
+ * Proves that the cached contenders measure the caches: ours' ChangeListener listens; a repeated
+ * request of each cached contender is a row-cache hit (no query), and a small full GET is also a
+ * content-cache hit (no file-system call); and a change notified through Postgres by another
+ * process (this driver, with notifyChange()) drops the row's entries, so the next request
+ * queries the database again, and the one after it is a hit again. Returns the counters after it.
+ */
+async function verifyCaches(bench: Bench, scenarios: Scenario[]): Promise<CacheReport | undefined> {
+  const pairs = scenarios.flatMap((scenario) =>
+    available(bench, scenario)
+      .filter((contender) => contender.cached)
+      .map((contender) => [scenario, contender] as const),
+  )
+  const first = pairs[0]
+  if (!first) return undefined
+  const start = await cacheReport(bench)
+  if (!start.listening) throw new Error("ours' ChangeListener is not listening: its caches serve nothing")
+  for (const [scenario, contender] of pairs) {
+    const file = bench.files[scenario.file]
+    const port = portOf(bench, contender.server) as number
+    const url = contender.path(file)
+    const method = contender.method ?? scenario.method
+    const before = await cacheReport(bench)
+    const response = await request(port, url, {
+      method,
+      headers: requestHeaders(scenario, bench.etags.get(contender.id)),
+    })
+    const after = await cacheReport(bench)
+    const problems = mismatches(response, expectation(scenario, contender, file, bench.rangeSha256))
+    if (after.rows.hits <= before.rows.hits || after.rows.misses !== before.rows.misses)
+      problems.push(
+        `not answered by the row cache (hits ${before.rows.hits} → ${after.rows.hits}, misses ${before.rows.misses} → ${after.rows.misses})`,
+      )
+    const bytesServed = scenario.kind === 'full' && method === 'GET' && !contender.offloaded
+    if (bytesServed && file.size <= after.content.maxFileSize && after.content.hits <= before.content.hits)
+      problems.push(
+        `bytes not answered by the content cache (hits ${before.content.hits} → ${after.content.hits})`,
+      )
+    if (problems.length > 0)
+      throw new Error(`${scenario.id} / ${contender.id}: ${method} ${url}: ${problems.join('; ')}`)
+  }
+
+  // Invalidation through Postgres, as another instance would cause it.
+  const [scenario, contender] = first
+  const file = bench.files[scenario.file]
+  const port = portOf(bench, contender.server) as number
+  const url = contender.path(file)
+  const fetchOnce = async () => {
+    const response = await request(port, url)
+    const problems = mismatches(response, { status: 200, body: { length: file.size, sha256: file.sha256 } })
+    if (problems.length > 0) throw new Error(`${contender.id}: GET ${url}: ${problems.join('; ')}`)
+  }
+  const dataSource = createDataSource(bench.database.url)
+  await dataSource.initialize()
+  try {
+    const row = await dataSource.getRepository(Document).findOneByOrFail({ slug: file.slug })
+    // The table as notifications name it: schema-qualified (the trigger's TG_TABLE_SCHEMA).
+    const [current] = (await dataSource.query('SELECT current_schema() AS schema')) as { schema: string }[]
+    const metadata = dataSource.getMetadata(Document)
+    const table = `${metadata.schema ?? current?.schema ?? 'public'}.${metadata.tableName}`
+    const before = await cacheReport(bench)
+    await notifyChange(dataSource.manager, table, String(row.id), 'u')
+    const heard = await waitForCaches(
+      bench,
+      (report) => report.listener.notifications > before.listener.notifications,
+      5000,
+    )
+    if (heard.listener.notifications <= before.listener.notifications)
+      throw new Error("ours' ChangeListener did not hear a change notified through Postgres within 5 s")
+    if (heard.rows.invalidations <= before.rows.invalidations)
+      throw new Error(`a change of ${file.slug}'s row dropped no entry of ours' row cache`)
+    await fetchOnce()
+    const refilled = await cacheReport(bench)
+    if (refilled.rows.misses <= heard.rows.misses || refilled.rows.stores <= heard.rows.stores)
+      throw new Error(`${contender.id}: after the change, ${url} did not go back to the database`)
+    await fetchOnce()
+    const again = await cacheReport(bench)
+    if (again.rows.hits <= refilled.rows.hits)
+      throw new Error(`${contender.id}: after the change, ${url} was not cached again`)
+    return again
+  } finally {
+    await dataSource.destroy()
   }
 }
 
@@ -293,7 +413,7 @@ async function measure(bench: Bench, scenarios: Scenario[]): Promise<{ runs: Run
           : ''
         const memory = rss ? `  RSS peak ${(rss.peak / MIB).toFixed(1)} MiB` : ''
         console.log(
-          `round ${round}/${bench.options.rounds}  ${scenario.id.padEnd(12)} ${contender.id.padEnd(12)} ` +
+          `round ${round}/${bench.options.rounds}  ${scenario.id.padEnd(12)} ${contender.id.padEnd(19)} ` +
             `${formatNumber(value).padStart(9)} ${scenario.metric}${latency}${memory}`,
         )
         // Let sockets in TIME_WAIT and the servers' timers settle between runs.
@@ -369,9 +489,15 @@ async function runBench(bench: Bench): Promise<number> {
   console.log('checking every answer once …')
   await verifyAnswers(bench, scenarios)
   await verifyOffload(bench, scenarios)
+  const verifiedCaches = await verifyCaches(bench, scenarios)
   console.log('every server answers every scenario correctly (status, length, SHA-256 of the body)')
-  if (bench.nginx && scenarios.some((scenario) => scenario.contenders.includes('ours-x-accel')))
+  if (bench.nginx && scenarios.some((scenario) => scenario.contenders.some((id) => CONTENDERS[id].offloaded)))
     console.log('X-Accel: ours answers with X-Accel-Redirect and no body; nginx sent the file (access log)')
+  if (verifiedCaches)
+    console.log(
+      'caches: a repeated request of each cached contender is a row-cache hit (and a small GET a content-cache hit); ' +
+        'a change notified through Postgres dropped the row, the next request queried again',
+    )
 
   await sleep(1000)
   const idleOurs = (await readMemory(bench.ours.pid))?.rss
@@ -391,6 +517,9 @@ async function runBench(bench: Bench): Promise<number> {
     `\n${bench.options.rounds} rounds × ${scenarios.length} scenarios, ${bench.options.duration} s per run:`,
   )
   const { runs, failures } = await measure(bench, scenarios)
+  const endCaches = verifiedCaches ? await cacheReport(bench) : undefined
+  // Other work on the machine during the rounds: the load when they ended (compare with the start).
+  machine.loadAverageAtEnd = os.loadavg().map((value) => Number(value.toFixed(2)))
 
   const table = medians(runs)
   const report: BenchReport = {
@@ -403,6 +532,7 @@ async function runBench(bench: Bench): Promise<number> {
       'HEAD is driven with ab: wrk 4.1 never completes a HEAD answer that carries a Content-Length.',
       'send-1MiB: send with highWaterMark 1 MiB (64 KiB by default), informational.',
       'X-Accel rows: ours = nginx in front of ours, ObjectDownloadView answering X-Accel-Redirect; nginx = nginx static.',
+      "ours-*-cached: the same views in the same process with issue 15's caches on (RowCache kept by a ChangeListener; ContentCache except for X-Accel); targets are judged on them, the caches-off figures are for comparison.",
     ],
     files: Object.values(bench.files).map(({ id, size, key, sha256 }) => ({ id, size, key, sha256 })),
     idleRss: { ours: idleOurs, send: idleSend },
@@ -421,25 +551,49 @@ async function runBench(bench: Bench): Promise<number> {
           ratios: ratios(scenario, row),
         }
       }),
-    targets: verdicts(table, idleOurs),
+    targets: verdicts(table, { ours: idleOurs, send: idleSend }),
+    caches: verifiedCaches && endCaches ? { verified: verifiedCaches, end: endCaches } : undefined,
     skipped: [...bench.skipped, ...failures.map((failure) => `FAILED: ${failure}`)],
   }
   const file = await writeReport(report, RESULTS_DIR)
-  console.log(`\nMedians of ${bench.options.rounds} rounds (${report.date}; ${sharedCoresNote(bench)})\n`)
+  console.log(`\nMedians of ${bench.options.rounds} rounds (${report.date}; ${sharedCoresNote(bench)})`)
+  console.log(
+    `load average (1, 5, 15 min) at the start: ${(machine.loadAverage as number[]).join(', ')}; at the end: ${(machine.loadAverageAtEnd as number[]).join(', ')}\n`,
+  )
   console.log(resultTable(report))
-  console.log(`\nidle RSS of ours: ${formatNumber((idleOurs ?? Number.NaN) / MIB)} MiB\n`)
-  console.log('Targets (issue 5, section 2):')
+  console.log(
+    `\nidle RSS: ours ${formatNumber((idleOurs ?? Number.NaN) / MIB)} MiB, send ${formatNumber((idleSend ?? Number.NaN) / MIB)} MiB`,
+  )
+  if (verifiedCaches && endCaches) {
+    const { rows, content } = endCaches
+    console.log(
+      `caches over the rounds: rows ${formatNumber(rows.hits - verifiedCaches.rows.hits, 0)} hits, ` +
+        `${formatNumber(rows.misses - verifiedCaches.rows.misses, 0)} misses ` +
+        `(${formatNumber(rows.expirations - verifiedCaches.rows.expirations, 0)} expirations); ` +
+        `content ${formatNumber(content.hits - verifiedCaches.content.hits, 0)} hits, ` +
+        `${formatNumber(content.misses - verifiedCaches.content.misses, 0)} misses`,
+    )
+  }
+  console.log(
+    '\nTargets (issue 15; judged on ours with the caches on, the caches-off figure for comparison):',
+  )
   console.log(targetLines(report))
   for (const line of report.skipped) console.log(`skipped: ${line}`)
   console.log(`\nwritten: ${path.relative(ROOT, file)} and bench/results/latest.json`)
   return failures.length > 0 ? 1 : 0
 }
 
-/** `--profile`: ours under `node --cpu-prof`, one 1 KiB run, then the profile's top functions. */
+/**
+ * `--profile`: ours under `node --cpu-prof`, one 1 KiB run on the route `--profile-route` names
+ * (the demo's, caches off, by default), then the profile's top functions.
+ */
 async function runProfile(bench: Bench): Promise<number> {
   const scenario = SCENARIOS['1k']
-  const ours = CONTENDERS.ours
-  await verifyAnswers(bench, [{ ...scenario, contenders: ['ours'] }])
+  const route = bench.options.profileRoute
+  const ours = CONTENDERS[PROFILED[route]]
+  const profiled = { ...scenario, contenders: [ours.id] }
+  await verifyAnswers(bench, [profiled])
+  await verifyCaches(bench, [profiled])
   if (bench.options.warmup > 0) {
     console.log(`warming up (${bench.options.warmup} s, not profiled in the summary) …`)
     await load(bench, scenario, ours, bench.options.warmup)
@@ -452,6 +606,7 @@ async function runProfile(bench: Bench): Promise<number> {
   console.log(
     `${formatNumber(result.requestsPerSecond)} req/s under the profiler, p50 ${result.latencyMs.p50.toFixed(2)} ms, p99 ${result.latencyMs.p99.toFixed(2)} ms`,
   )
+  const caches = ours.cached ? await cacheReport(bench) : undefined
   const pid = bench.ours.pid
   await bench.ours.stop()
   // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (1 is the
@@ -471,12 +626,19 @@ async function runProfile(bench: Bench): Promise<number> {
   })
   const machine = await machineInfo(bench)
   const text = [
-    `CPU profile of ours (node --cpu-prof) under the 1 KiB scenario: GET ${ours.path(bench.files['1k'])}, ` +
+    `CPU profile of ours (node --cpu-prof) under the 1 KiB scenario: GET ${ours.path(bench.files['1k'])} ` +
+      `(--profile-route ${route}: ${ours.id}, caches ${ours.cached ? 'on' : 'off'}), ` +
       `wrk ${scenario.connections} connections, ${bench.options.duration} s, ${new Date().toISOString()}`,
     `machine: ${machine.cpus} × ${machine.cpuModel}, node ${machine.node}; ${machine.postgres}`,
     `under the profiler: ${formatNumber(result.requestsPerSecond)} req/s (the profiler costs some)`,
     `code: commit ${machine.commit}${(machine.uncommittedInSrc as string[]).length > 0 ? `, uncommitted in src/: ${(machine.uncommittedInSrc as string[]).join(', ')}` : ''}`,
-    `profile: bench/profiles/${name}`,
+    ...(caches
+      ? [
+          `caches at the end: rows ${caches.rows.hits} hits, ${caches.rows.misses} misses; ` +
+            `content ${caches.content.hits} hits, ${caches.content.misses} misses`,
+        ]
+      : []),
+    `profile: bench/profiles/${name} (the wrk run: process.hrtime µs ${start} to ${end}; source maps: ${bench.sourceMapsFile ? path.relative(ROOT, bench.sourceMapsFile) : 'none'})`,
     `note: ${sharedCoresNote(bench)}`,
     '',
     formatProfile(summary),
@@ -485,7 +647,8 @@ async function runProfile(bench: Bench): Promise<number> {
   console.log(`\n${text}`)
   await mkdir(RESULTS_DIR, { recursive: true })
   await writeFile(path.join(RESULTS_DIR, 'profile-latest.txt'), text)
-  console.log(`written: bench/results/profile-latest.txt`)
+  await writeFile(path.join(RESULTS_DIR, `profile-${route}.txt`), text)
+  console.log(`written: bench/results/profile-latest.txt and bench/results/profile-${route}.txt`)
   return 0
 }
 

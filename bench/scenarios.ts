@@ -1,6 +1,6 @@
 /**
- * @module The bench's scenarios (issue 5, section 1), the contenders each one runs, and the targets
- * of issue 5, section 2.
+ * @module The bench's scenarios (issue 5, section 1), the contenders each one runs (ours with the
+ * caches of issue 15 off and on), and the targets of issue 15.
  */
 import type { BenchFile } from './fixtures'
 import type { Expectation } from './http-check'
@@ -24,6 +24,8 @@ export type ScenarioId = (typeof SCENARIO_IDS)[number]
  * - `ours`: the demo's ObjectDownloadView by slug (`/object/default-file/:slug/`), Node streams;
  * - `ours-x-accel`: nginx in front of ours, ObjectDownloadView with X-Accel-Redirect;
  * - `ours-scoped`: ours' ObjectDownloadView by slug with a per-request scope (`where`);
+ * - `ours-cached`, `ours-x-accel-cached`, `ours-scoped-cached`: the same three views in the same
+ *   process with issue 15's caches on (RowCache + ChangeListener; ContentCache except for X-Accel);
  * - `send`, `send-1MiB`: Express 5 + send from disk, with 64 KiB (default) or 1 MiB reads;
  * - `send-get`: send's 1 KiB GET measured with the HEAD scenario's tool (ab), the HEAD target's base;
  * - `nginx`: nginx serving the media root statically.
@@ -32,6 +34,9 @@ export const CONTENDER_IDS = [
   'ours',
   'ours-x-accel',
   'ours-scoped',
+  'ours-cached',
+  'ours-x-accel-cached',
+  'ours-scoped-cached',
   'send',
   'send-1MiB',
   'send-get',
@@ -52,6 +57,10 @@ export interface Contender {
   rssOf?: 'ours' | 'send'
   /** Overrides the scenario's method (send-get in the HEAD scenario). */
   method?: 'GET'
+  /** Ours with issue 15's caches on. */
+  cached?: boolean
+  /** Ours handing the bytes off to nginx (X-Accel-Redirect). */
+  offloaded?: boolean
 }
 
 /** `/<key>`, each segment percent-encoded. */
@@ -65,11 +74,43 @@ export const OURS_PATH = (file: BenchFile) => `/object/default-file/${encodeURIC
 export const X_ACCEL_PATH = (file: BenchFile) => `/bench/x-accel/${encodeURIComponent(file.slug)}/`
 /** bench/servers/ours.ts's scoped route. */
 export const SCOPED_PATH = (file: BenchFile) => `/bench/scoped/${encodeURIComponent(file.slug)}/`
+/** bench/servers/ours.ts's CACHED_ROUTE: the demo's view with the row and content caches. */
+export const CACHED_PATH = (file: BenchFile) => `/bench/cached/${encodeURIComponent(file.slug)}/`
+/** bench/servers/ours.ts's X_ACCEL_CACHED_ROUTE, through nginx. */
+export const X_ACCEL_CACHED_PATH = (file: BenchFile) =>
+  `/bench/x-accel-cached/${encodeURIComponent(file.slug)}/`
+/** bench/servers/ours.ts's SCOPED_CACHED_ROUTE. */
+export const SCOPED_CACHED_PATH = (file: BenchFile) =>
+  `/bench/scoped-cached/${encodeURIComponent(file.slug)}/`
+/** bench/servers/ours.ts's CACHE_STATS_ROUTE. */
+export const CACHE_STATS_PATH = '/bench/cache-stats'
 
 export const CONTENDERS: Record<ContenderId, Contender> = {
   ours: { id: 'ours', server: 'ours', path: OURS_PATH, rssOf: 'ours' },
-  'ours-x-accel': { id: 'ours-x-accel', server: 'nginx-proxy', path: X_ACCEL_PATH, rssOf: 'ours' },
+  'ours-x-accel': {
+    id: 'ours-x-accel',
+    server: 'nginx-proxy',
+    path: X_ACCEL_PATH,
+    rssOf: 'ours',
+    offloaded: true,
+  },
   'ours-scoped': { id: 'ours-scoped', server: 'ours', path: SCOPED_PATH, rssOf: 'ours' },
+  'ours-cached': { id: 'ours-cached', server: 'ours', path: CACHED_PATH, rssOf: 'ours', cached: true },
+  'ours-x-accel-cached': {
+    id: 'ours-x-accel-cached',
+    server: 'nginx-proxy',
+    path: X_ACCEL_CACHED_PATH,
+    rssOf: 'ours',
+    cached: true,
+    offloaded: true,
+  },
+  'ours-scoped-cached': {
+    id: 'ours-scoped-cached',
+    server: 'ours',
+    path: SCOPED_CACHED_PATH,
+    rssOf: 'ours',
+    cached: true,
+  },
   send: { id: 'send', server: 'send', path: keyPath, rssOf: 'send' },
   'send-1MiB': {
     id: 'send-1MiB',
@@ -79,6 +120,18 @@ export const CONTENDERS: Record<ContenderId, Contender> = {
   },
   'send-get': { id: 'send-get', server: 'send', path: keyPath, rssOf: 'send', method: 'GET' },
   nginx: { id: 'nginx', server: 'nginx-static', path: keyPath },
+}
+
+/** What `--profile-route` may name: the 1 KiB GET's contender that `--profile` loads. */
+export const PROFILE_ROUTES = ['default', 'cached', 'scoped', 'scoped-cached'] as const
+export type ProfileRoute = (typeof PROFILE_ROUTES)[number]
+
+/** The contender each `--profile-route` loads (all of them in ours' process). */
+export const PROFILED: Record<ProfileRoute, ContenderId> = {
+  default: 'ours',
+  cached: 'ours-cached',
+  scoped: 'ours-scoped',
+  'scoped-cached': 'ours-scoped-cached',
 }
 
 /** One byte range in the middle of the 100 MiB file: 1 MiB from offset 50 MiB. */
@@ -97,7 +150,7 @@ export interface Scenario {
   metric: 'req/s' | 'MiB/s'
   /** Ask wrk for the latency distribution. */
   latency?: boolean
-  /** In run order; the first is "ours" of the ratios. */
+  /** In run order; ours (cache off) first, then ours with the caches on. */
   contenders: ContenderId[]
   /** Needs nginx (skipped without it). */
   needsNginx?: boolean
@@ -114,7 +167,7 @@ export const SCENARIOS: Record<ScenarioId, Scenario> = {
     kind: 'full',
     metric: 'req/s',
     latency: true,
-    contenders: ['ours', 'send', 'nginx'],
+    contenders: ['ours', 'ours-cached', 'send', 'nginx'],
   },
   '1k-scoped': {
     id: '1k-scoped',
@@ -126,7 +179,7 @@ export const SCENARIOS: Record<ScenarioId, Scenario> = {
     kind: 'full',
     metric: 'req/s',
     latency: true,
-    contenders: ['ours-scoped'],
+    contenders: ['ours-scoped', 'ours-scoped-cached'],
   },
   '1m': {
     id: '1m',
@@ -137,7 +190,7 @@ export const SCENARIOS: Record<ScenarioId, Scenario> = {
     method: 'GET',
     kind: 'full',
     metric: 'MiB/s',
-    contenders: ['ours', 'send', 'send-1MiB', 'nginx'],
+    contenders: ['ours', 'ours-cached', 'send', 'send-1MiB', 'nginx'],
   },
   '100m': {
     id: '100m',
@@ -148,7 +201,7 @@ export const SCENARIOS: Record<ScenarioId, Scenario> = {
     method: 'GET',
     kind: 'full',
     metric: 'MiB/s',
-    contenders: ['ours', 'send', 'send-1MiB', 'nginx'],
+    contenders: ['ours', 'ours-cached', 'send', 'send-1MiB', 'nginx'],
   },
   '304': {
     id: '304',
@@ -159,7 +212,7 @@ export const SCENARIOS: Record<ScenarioId, Scenario> = {
     method: 'GET',
     kind: 'revalidate',
     metric: 'req/s',
-    contenders: ['ours', 'send', 'nginx'],
+    contenders: ['ours', 'ours-cached', 'send', 'nginx'],
   },
   head: {
     id: 'head',
@@ -170,7 +223,7 @@ export const SCENARIOS: Record<ScenarioId, Scenario> = {
     method: 'HEAD',
     kind: 'head',
     metric: 'req/s',
-    contenders: ['ours', 'send', 'send-get', 'nginx'],
+    contenders: ['ours', 'ours-cached', 'send', 'send-get', 'nginx'],
   },
   range: {
     id: 'range',
@@ -192,7 +245,7 @@ export const SCENARIOS: Record<ScenarioId, Scenario> = {
     method: 'GET',
     kind: 'full',
     metric: 'MiB/s',
-    contenders: ['ours-x-accel', 'nginx'],
+    contenders: ['ours-x-accel', 'ours-x-accel-cached', 'nginx'],
     needsNginx: true,
   },
   'x-accel-100m': {
@@ -204,7 +257,7 @@ export const SCENARIOS: Record<ScenarioId, Scenario> = {
     method: 'GET',
     kind: 'full',
     metric: 'MiB/s',
-    contenders: ['ours-x-accel', 'nginx'],
+    contenders: ['ours-x-accel', 'ours-x-accel-cached', 'nginx'],
     needsNginx: true,
   },
 }
@@ -242,66 +295,118 @@ export function expectation(
   return { status: 200, contentLength: file.size, body: { length: file.size, sha256: file.sha256 } }
 }
 
-/** A target of issue 5, section 2: `contender` of `scenario` at least `factor` × `base`. */
-export interface Target {
-  label: string
-  scenario: ScenarioId
-  contender: ContenderId
-  factor: number
-  base: { scenario: ScenarioId; contender: ContenderId }
+/** Ours of a scenario with the caches off: its first `ours…` contender that is not cached. */
+export function uncachedOf(scenario: Scenario): ContenderId | undefined {
+  return scenario.contenders.find((id) => id.startsWith('ours') && !CONTENDERS[id].cached)
 }
 
+/** Ours of a scenario with the caches on. */
+export function cachedOf(scenario: Scenario): ContenderId | undefined {
+  return scenario.contenders.find((id) => CONTENDERS[id].cached)
+}
+
+/**
+ * A target of issue 15 ("same run, medians"): judged on `contender` (the caches on), with
+ * `uncached` (the same view, caches off) shown beside it for comparison, never judged.
+ * - `ratio`: `contender`'s median in `scenario` at least `factor` × `base`'s median;
+ * - `rss-growth`: `contender`'s peak RSS in `scenario` (median over rounds) minus ours' idle RSS
+ *   under `limit` bytes;
+ * - `idle-rss`: ours' idle RSS at most `margin` bytes over send's.
+ */
+export type Target =
+  | {
+      kind: 'ratio'
+      label: string
+      scenario: ScenarioId
+      contender: ContenderId
+      uncached?: ContenderId
+      factor: number
+      base: { scenario: ScenarioId; contender: ContenderId }
+    }
+  | {
+      kind: 'rss-growth'
+      label: string
+      scenario: ScenarioId
+      contender: ContenderId
+      uncached?: ContenderId
+      limit: number
+    }
+  | { kind: 'idle-rss'; label: string; margin: number }
+
+const MIB = 1024 * 1024
+
+/** Issue 15's targets, in its order; the last one is issue 5's, still held. */
 export const TARGETS: Target[] = [
   {
-    label: '1 KiB ObjectDownloadView, with its lookup, ≥ 1.0× send',
+    kind: 'ratio',
+    label: '1 KiB GET through ObjectDownloadView, with its lookup, ≥ 1.5× send',
     scenario: '1k',
-    contender: 'ours',
-    factor: 1.0,
+    contender: 'ours-cached',
+    uncached: 'ours',
+    factor: 1.5,
     base: { scenario: '1k', contender: 'send' },
   },
   {
-    label: "304 ≥ 1.5× send's 1 KiB GET",
+    kind: 'ratio',
+    label: "304 ≥ 2.0× send's 1 KiB GET",
     scenario: '304',
-    contender: 'ours',
-    factor: 1.5,
+    contender: 'ours-cached',
+    uncached: 'ours',
+    factor: 2.0,
     base: { scenario: '1k', contender: 'send' },
   },
   {
-    label: "HEAD ≥ 1.5× send's 1 KiB GET (both with ab)",
+    kind: 'ratio',
+    label: "HEAD ≥ 2.0× send's 1 KiB GET (both with ab)",
     scenario: 'head',
-    contender: 'ours',
-    factor: 1.5,
+    contender: 'ours-cached',
+    uncached: 'ours',
+    factor: 2.0,
     base: { scenario: 'head', contender: 'send-get' },
   },
   {
-    label: '1 MiB streamed by Node ≥ 1.4× send',
-    scenario: '1m',
-    contender: 'ours',
-    factor: 1.4,
-    base: { scenario: '1m', contender: 'send' },
-  },
-  {
-    label: '100 MiB streamed by Node ≥ 0.9× nginx static',
-    scenario: '100m',
-    contender: 'ours',
-    factor: 0.9,
-    base: { scenario: '100m', contender: 'nginx' },
-  },
-  {
+    kind: 'ratio',
     label: 'X-Accel 1 MiB ≥ 0.9× nginx static',
     scenario: 'x-accel-1m',
-    contender: 'ours-x-accel',
+    contender: 'ours-x-accel-cached',
+    uncached: 'ours-x-accel',
     factor: 0.9,
     base: { scenario: 'x-accel-1m', contender: 'nginx' },
   },
   {
-    label: 'X-Accel 100 MiB ≥ 0.9× nginx static',
+    kind: 'rss-growth',
+    label: 'RSS under 4 × 100 MiB downloads grows < 50 MiB over idle',
+    scenario: '100m',
+    contender: 'ours-cached',
+    uncached: 'ours',
+    limit: 50 * MIB,
+  },
+  { kind: 'idle-rss', label: "idle RSS within 10 MiB of send's", margin: 10 * MIB },
+  {
+    kind: 'ratio',
+    label: 'no regression: 1 MiB ≥ 3× send',
+    scenario: '1m',
+    contender: 'ours-cached',
+    uncached: 'ours',
+    factor: 3.0,
+    base: { scenario: '1m', contender: 'send' },
+  },
+  {
+    kind: 'ratio',
+    label: 'no regression: 100 MiB ≥ 1.2× nginx static',
+    scenario: '100m',
+    contender: 'ours-cached',
+    uncached: 'ours',
+    factor: 1.2,
+    base: { scenario: '100m', contender: 'nginx' },
+  },
+  {
+    kind: 'ratio',
+    label: 'X-Accel 100 MiB ≥ 0.9× nginx static (issue 5)',
     scenario: 'x-accel-100m',
-    contender: 'ours-x-accel',
+    contender: 'ours-x-accel-cached',
+    uncached: 'ours-x-accel',
     factor: 0.9,
     base: { scenario: 'x-accel-100m', contender: 'nginx' },
   },
 ]
-
-/** The RSS target: under 4 × 100 MiB downloads, ours grows less than this over its idle RSS. */
-export const RSS_GROWTH_LIMIT = 50 * 1024 * 1024
