@@ -126,13 +126,13 @@ export function planResponse(
   const contentType = resolveContentType(file.contentType, file.name)
   const active = isActiveContent(contentType)
   const attachment = opts.attachment || (active && opts.activeContent === 'attachment')
-  const headers: Record<string, string> = {
-    ...cacheHeaders,
-    'Content-Type': contentType,
-    'Content-Disposition': contentDisposition(file.name, { attachment }),
-    'X-Content-Type-Options': 'nosniff',
-    'Accept-Ranges': ranged ? 'bytes' : 'none',
-  }
+  // Object.assign and assignments, not an object spread followed by assignments: V8 made that a
+  // dictionary-mode object, 16 µs per GET and much of the garbage (bench/README.md's profile).
+  const headers: Record<string, string> = Object.assign({}, cacheHeaders)
+  headers['Content-Type'] = contentType
+  headers['Content-Disposition'] = contentDisposition(file.name, { attachment })
+  headers['X-Content-Type-Options'] = 'nosniff'
+  headers['Accept-Ranges'] = ranged ? 'bytes' : 'none'
   // Why sandbox: an inline HTML/SVG upload would otherwise run scripts on the app's origin.
   if (active) headers['Content-Security-Policy'] = 'sandbox'
   // Repr-Digest (RFC 9530 §3): the whole file's, from the row's SHA-256, on 200, 206 and HEAD alike.
