@@ -7,6 +7,7 @@ import type { EntityManager, ObjectLiteral } from 'typeorm'
 import type { FileColumnMetadata } from '../columns/file-column'
 import { fillFileColumns } from '../columns/file-column-subscriber'
 import { hasFile, type StoredFile } from '../columns/stored-file'
+import { mapLimit } from '../concurrency'
 import { ConfigurationError } from '../errors'
 import type { BackfillOptions } from './args'
 import { type CommandContext, plural, printLine, progressFor } from './context'
@@ -14,7 +15,6 @@ import {
   columnsOf,
   type FileEntity,
   keyText,
-  mapLimit,
   missingFields,
   parseKey,
   resolveStorages,

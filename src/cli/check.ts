@@ -6,6 +6,7 @@
 import os from 'node:os'
 import { sha256Of } from '../columns/checksum'
 import type { FileColumnMetadata } from '../columns/file-column'
+import { mapLimit } from '../concurrency'
 import { BadPathError, FileNotFoundError, UnsafePathError } from '../errors'
 import { loadSharp } from '../images/sharp'
 import { concurrencyLimit, type DecodeResult, decodeImage } from '../images/variants'
@@ -23,7 +24,6 @@ import {
 import type { Progress } from './progress'
 import {
   type FileEntity,
-  mapLimit,
   missingFields,
   type RawRow,
   rawPages,

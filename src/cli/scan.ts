@@ -4,6 +4,7 @@
  */
 import type { DataSource, EntityMetadata, ObjectLiteral } from 'typeorm'
 import { type FileColumnMetadata, getFileColumns } from '../columns/file-column'
+import { mapLimit } from '../concurrency'
 import { ConfigurationError } from '../errors'
 import { type ColumnMetadata, type ParameterSink, positionalParameters, TableSql } from '../lookup/table-sql'
 import { normalizeKey } from '../storage/keys'
@@ -331,22 +332,4 @@ export function safeKey(path: string): string | undefined {
   } catch {
     return undefined
   }
-}
-
-/** Runs `task` on every item with at most `limit` at once; results in the items' order. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  task: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length)
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++
-      results[index] = await task(items[index] as T)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  return results
 }

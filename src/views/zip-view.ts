@@ -7,6 +7,7 @@
 import type { DataSource, FindOptionsWhere, ObjectLiteral } from 'typeorm'
 import { type FileColumnMetadata, getFileColumn } from '../columns/file-column'
 import { hasFile, type StoredFile } from '../columns/stored-file'
+import { mapLimit } from '../concurrency'
 import { ConfigurationError, FileNotFoundError, InvalidParameterError } from '../errors'
 import type { DownloadFile } from '../files/download-file'
 import { basename } from '../files/storage-file'
@@ -15,7 +16,7 @@ import { type LookupOptions, type ObjectLookup, resolveLookupOptions } from '../
 import { RowLookup } from '../lookup/row-lookup'
 import { storages } from '../storage/registry'
 import type { Storage } from '../storage/storage'
-import { Crc32Memo, type ZipMember, ZipFile } from '../zip/zip-file'
+import { Crc32Memo, ZipFile, type ZipMember } from '../zip/zip-file'
 import {
   type DownloadRequest,
   DownloadView,
@@ -429,21 +430,4 @@ function resolveRowSettings<E extends ObjectLiteral>(
   if (!Number.isSafeInteger(maxRows) || maxRows < 1)
     throw new ConfigurationError(`${owner}: option "maxRows" must be a whole number of at least 1`)
   return { ...resolved, columns, many, maxRows, where: options.where, authorize: options.authorize }
-}
-
-async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  task: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length)
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++
-      results[index] = await task(items[index] as T)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  return results
 }
