@@ -67,25 +67,28 @@ export async function sendPlan(
   const expected = declared === undefined ? undefined : Number(declared)
   // A client that stops reading would hold the socket and the file for as long as it stays.
   const idleTimeout = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT
-  let cut = false
-  const stopWatching = cutWhenIdle(res, body, idleTimeout, logger, () => {
-    cut = true
-  })
   // All the bytes are in memory already (a small file): one write with the headers, no pipe. A
   // length that does not match goes the long way, which cuts the response as it must.
   const bytes = bufferedBytes(body)
   if (bytes !== undefined && (expected === undefined || bytes.length === expected)) {
     // The bytes go back to their source once written ('finish'), for its next read.
     const recycle = recyclerFor(body, res)
-    res.once('close', stopWatching)
     report?.count(bytes.length)
+    let stopWatching: () => void = () => undefined
     res.end(bytes, () => {
       stopWatching()
       recycle?.(bytes)
     })
+    // The idle watch acts only on bytes the socket has not taken: when the one write went to the
+    // socket whole (most small answers), a timer per request would only ever be cleared.
+    if (res.writableLength > 0) stopWatching = cutWhenIdle(res, body, idleTimeout, logger)
     body.destroy()
     return
   }
+  let cut = false
+  const stopWatching = cutWhenIdle(res, body, idleTimeout, logger, () => {
+    cut = true
+  })
   // A source that fails while the connection is still up is our failure, even when its error
   // carries a network code (an upstream ECONNRESET) or none (destroyed without an error): log it.
   // Once the client has gone, the pipeline destroys the source too, but the socket is gone first.
