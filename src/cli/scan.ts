@@ -4,7 +4,6 @@
  */
 import type { DataSource, EntityMetadata, ObjectLiteral } from 'typeorm'
 import { type FileColumnMetadata, getFileColumns } from '../columns/file-column'
-import { mapLimit } from '../concurrency'
 import { ConfigurationError } from '../errors'
 import { type ColumnMetadata, type ParameterSink, positionalParameters, TableSql } from '../lookup/table-sql'
 import { normalizeKey } from '../storage/keys'
